@@ -1,0 +1,7 @@
+export * from "./log.js";
+export * from "./secrets.js";
+export * from "./observability.js";
+export * from "./time.js";
+export * from "./net.js";
+export * from "./shutdown.js";
+export * from "./redis-server.js";

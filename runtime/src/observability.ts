@@ -1,0 +1,29 @@
+import type { FastifyInstance } from "fastify";
+import { Registry, collectDefaultMetrics } from "prom-client";
+
+export interface Readiness {
+  /** undefined when ready, otherwise why not. */
+  (): string | undefined;
+}
+
+/** A registry with Node's process metrics, prefixed for this process kind. */
+export function createRegistry(component: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** `/healthz` (process alive), `/readyz` (can do its job) and `/metrics` for every process. */
+export function registerObservability(app: FastifyInstance, registry: Registry, notReadyBecause: Readiness): void {
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => {
+    const why = notReadyBecause();
+    if (why) return reply.code(503).send({ status: "not ready", reason: why });
+    return { status: "ready" };
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("content-type", registry.contentType);
+    return registry.metrics();
+  });
+}
