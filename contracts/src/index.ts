@@ -11,3 +11,5 @@ export * from "./config/gateway.js";
 export * from "./config/scheduler.js";
 export * from "./config/agent.js";
 export * from "./config/load.js";
+export * from "./scheduler-api.js";
+export * from "./chat-request.js";
