@@ -1,0 +1,134 @@
+import { NodeReport } from "@enclave/contracts";
+import type { Logger } from "@enclave/runtime";
+import { Agent as HttpAgent, request } from "undici";
+
+/** ok: the scheduler accepted it; rejected: it answered non-2xx; error: no answer; invalid: the report broke the schema, not sent. */
+export type HeartbeatResult = "ok" | "rejected" | "error" | "invalid";
+
+export interface HeartbeatLoopOptions {
+  /** `${scheduler.url}/v1/nodes/${nodeId}/heartbeat` */
+  url: string;
+  token: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Coalesces bursts of state changes into one early heartbeat. */
+  debounceMs?: number;
+  collect(): Promise<NodeReport>;
+  onResult(result: HeartbeatResult): void;
+  log: Logger;
+}
+
+/** Largest scheduler answer read; the body is only drained, never needed. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * Sends the node report every interval, one at a time, and early (debounced) when
+ * `trigger()` says something changed. Failures are logged and counted, never thrown.
+ */
+export class HeartbeatLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private dueAt = Number.POSITIVE_INFINITY;
+  private inFlight: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly dispatcher: HttpAgent;
+  private readonly debounceMs: number;
+
+  constructor(private readonly o: HeartbeatLoopOptions) {
+    this.debounceMs = o.debounceMs ?? 50;
+    this.dispatcher = new HttpAgent({ connect: { timeout: o.timeoutMs }, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, keepAliveTimeout: 30_000 });
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Something changed: send soon rather than at the next interval. */
+  trigger(): void {
+    if (this.closed) return;
+    if (this.inFlight) this.again = true;
+    else this.schedule(this.debounceMs);
+  }
+
+  /** Stops the loop after the heartbeat in flight, if any. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      clearTimeout(this.timer);
+      await this.inFlight;
+      await this.dispatcher.close();
+    })();
+    return this.closing;
+  }
+
+  /** Sets the next beat `ms` from now unless one is already due sooner. */
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    const at = Date.now() + ms;
+    if (this.timer && this.dueAt <= at) return;
+    clearTimeout(this.timer);
+    this.dueAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.dueAt = Number.POSITIVE_INFINITY;
+      this.inFlight = this.beat().finally(() => {
+        this.inFlight = undefined;
+        const next = this.again ? this.debounceMs : this.o.intervalMs;
+        this.again = false;
+        this.schedule(next);
+      });
+    }, ms);
+  }
+
+  private async beat(): Promise<void> {
+    let result: HeartbeatResult;
+    try {
+      result = await this.send();
+    } catch (e) {
+      this.o.log.error({ err: e instanceof Error ? e.message : String(e) }, "heartbeat could not be built");
+      result = "error";
+    }
+    this.o.onResult(result);
+  }
+
+  private async send(): Promise<HeartbeatResult> {
+    const parsed = NodeReport.safeParse(await this.o.collect());
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".")}: ${i.message}`);
+      this.o.log.error({ issues }, "node report does not match the schema; not sent");
+      return "invalid";
+    }
+    try {
+      const res = await request(this.o.url, {
+        method: "POST",
+        dispatcher: this.dispatcher,
+        headers: { authorization: `Bearer ${this.o.token}`, "content-type": "application/json" },
+        body: JSON.stringify(parsed.data),
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+      const answer = await readBounded(res.body);
+      if (res.statusCode >= 200 && res.statusCode < 300) return "ok";
+      this.o.log.warn({ status: res.statusCode, answer: answer.slice(0, 300) }, "scheduler rejected heartbeat");
+      return "rejected";
+    } catch (e) {
+      this.o.log.warn({ err: e instanceof Error ? e.message : String(e) }, "heartbeat failed");
+      return "error";
+    }
+  }
+}
+
+async function readBounded(body: AsyncIterable<unknown> & { destroy(): unknown }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      break;
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
