@@ -1,0 +1,16 @@
+export { startScheduler, type Scheduler } from "./scheduler.js";
+export { placeReplica, DEFAULT_FILTERS, DEFAULT_SCORES } from "./placement/place-replica.js";
+export { freeGpus } from "./placement/free-gpus.js";
+export { unavailableReason } from "./placement/unavailable-reason.js";
+export type { FilterPlugin, FilterStatus, PlacementContext, PlacementResult, ScorePlugin, TakenGpus } from "./placement/types.js";
+export { regionFilter } from "./placement/filters/region.js";
+export { jurisdictionFilter } from "./placement/filters/jurisdiction.js";
+export { nodeHealthFilter } from "./placement/filters/node-health.js";
+export { gpuResourcesFilter } from "./placement/filters/gpu-resources.js";
+export { spreadScore } from "./placement/scores/spread.js";
+export { binpackScore } from "./placement/scores/binpack.js";
+export { planReconcile, type ReconcileInput, type ReconcilePlan, type NodeJobFor } from "./reconcile/plan-reconcile.js";
+export { desiredReplicas, type DesiredReplica } from "./reconcile/desired-replicas.js";
+export { deploymentStatus } from "./reconcile/deployment-status.js";
+export { buildRouteContent, type RouteContent } from "./routes/build-route-content.js";
+export { nextRouteVersion, sameRouteContent } from "./routes/route-version.js";

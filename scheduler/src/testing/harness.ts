@@ -1,0 +1,144 @@
+import { randomBytes } from "node:crypto";
+import type { TestContext } from "node:test";
+import { SchedulerConfig, type DeploymentInput, type NodeReport } from "@enclave/contracts";
+import { createLogger, sha256Hex, startRedisServer, type RedisServer } from "@enclave/runtime";
+import { startScheduler, type Scheduler } from "../scheduler.js";
+
+/** A scheduler on a free port with one token per node and one reader token; everything closed when the test ends. */
+export interface TestScheduler {
+  scheduler: Scheduler;
+  url: string;
+  nodeTokens: Map<string, string>;
+  readerToken: string;
+  /** POSTs a heartbeat with the node's own token (or `token`). */
+  heartbeat(report: NodeReport | unknown, opts?: { nodeId?: string; token?: string | null }): Promise<Response>;
+  /** GET with the reader token (or `token`; null for none). */
+  get(path: string, opts?: { token?: string | null; signal?: AbortSignal }): Promise<Response>;
+}
+
+export interface TestSchedulerOptions {
+  redisUrl: string;
+  nodes: string[];
+  deployments?: DeploymentInput[];
+  nodeTtlMs?: number;
+  reconcileIntervalMs?: number;
+  /** Reuse tokens across a restart. */
+  tokens?: { nodeTokens: Map<string, string>; readerToken: string };
+}
+
+const stacks = new WeakMap<TestContext, (() => unknown)[]>();
+
+/**
+ * Runs `fn` when the test ends, last registered first (node:test runs `t.after` hooks in
+ * registration order), so a scheduler closes before the Redis it uses stops.
+ */
+export function defer(t: TestContext, fn: () => unknown): void {
+  let stack = stacks.get(t);
+  if (!stack) {
+    const s: (() => unknown)[] = [];
+    stack = s;
+    stacks.set(t, s);
+    t.after(async () => {
+      const errors: unknown[] = [];
+      for (let f = s.pop(); f !== undefined; f = s.pop()) {
+        try {
+          await f();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      if (errors.length > 0) throw errors[0];
+    });
+  }
+  stack.push(fn);
+}
+
+export function newToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions): Promise<TestScheduler> {
+  const nodeTokens = o.tokens?.nodeTokens ?? new Map(o.nodes.map((id) => [id, `node-${newToken()}`]));
+  const readerToken = o.tokens?.readerToken ?? `reader-${newToken()}`;
+  const config = SchedulerConfig.parse({
+    listen: { host: "127.0.0.1", port: 0 },
+    logLevel: process.env["TEST_LOG_LEVEL"] ?? "silent",
+    redis: { url: o.redisUrl },
+    nodeTtlMs: o.nodeTtlMs ?? 1000,
+    reconcileIntervalMs: o.reconcileIntervalMs ?? 100,
+    auth: {
+      nodes: [...nodeTokens].map(([id, token]) => ({ id, tokenSha256: sha256Hex(token) })),
+      readers: [{ id: "gateway", tokenSha256: sha256Hex(readerToken) }],
+    },
+    deployments: o.deployments ?? [],
+  });
+  const scheduler = await startScheduler(config, { log: createLogger("scheduler-test", config.logLevel) });
+  defer(t, () => scheduler.close());
+  const url = scheduler.url;
+  return {
+    scheduler,
+    url,
+    nodeTokens,
+    readerToken,
+    heartbeat: (report, opts = {}) => {
+      const nodeId = opts.nodeId ?? (report as NodeReport).nodeId;
+      const token = opts.token === undefined ? nodeTokens.get(nodeId) : opts.token;
+      return fetch(`${url}/v1/nodes/${encodeURIComponent(nodeId)}/heartbeat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: typeof report === "string" ? report : JSON.stringify(report),
+        signal: AbortSignal.timeout(5000),
+      });
+    },
+    get: (path, opts = {}) => {
+      const token = opts.token === undefined ? readerToken : opts.token;
+      return fetch(`${url}${path}`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        signal: opts.signal ?? AbortSignal.timeout(30000),
+      });
+    },
+  };
+}
+
+export async function startTestRedis(t: TestContext): Promise<RedisServer> {
+  const redis = await startRedisServer();
+  defer(t, () => redis.stop());
+  return redis;
+}
+
+/**
+ * A node that heartbeats its (mutable) report every `intervalMs` until stopped,
+ * like an agent would. Failed heartbeats are recorded, not thrown.
+ */
+export class FakeNode {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<unknown> | undefined;
+  readonly statuses: number[] = [];
+
+  constructor(
+    private readonly s: TestScheduler,
+    public report: NodeReport,
+  ) {}
+
+  start(t: TestContext, intervalMs = 150): this {
+    const beat = () => {
+      this.inFlight = this.s
+        .heartbeat({ ...this.report, time: Date.now() })
+        .then(async (r) => {
+          this.statuses.push(r.status);
+          await r.body?.cancel();
+        })
+        .catch(() => this.statuses.push(0));
+    };
+    beat();
+    this.timer = setInterval(beat, intervalMs);
+    defer(t, () => this.stop());
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.inFlight;
+  }
+}
