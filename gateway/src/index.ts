@@ -1,0 +1,10 @@
+export { startGateway, type Gateway } from "./gateway.js";
+export { decideResidency } from "./steps/residency.js";
+export { routeCandidates, pickBackend } from "./steps/route.js";
+export { authenticate, buildKeyIndex, type Principal, type KeyIndex } from "./steps/authenticate.js";
+export { validateChatBody, type ChatRequest } from "./steps/validate.js";
+export { checkModel } from "./steps/model.js";
+export { shouldRetry, type AttemptOutcome } from "./steps/proxy.js";
+export { decideTable } from "./route-watch.js";
+export { listModels } from "./routes/models.js";
+export { openAiErrorBody, type GatewayError, type OpenAiErrorBody, type StepResult } from "./errors.js";

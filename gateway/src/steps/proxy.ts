@@ -1,0 +1,121 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { RouteEntry } from "@enclave/contracts";
+import type { Dispatcher } from "undici";
+import type { InFlight } from "../inflight.js";
+import { pickBackend } from "./route.js";
+
+/** What one attempt at a backend came to before any byte reached the client. */
+export type AttemptOutcome = { kind: "status"; status: number } | { kind: "error"; error: unknown };
+
+/**
+ * Retry on another backend when nothing can have reached the client yet and the
+ * backend, not the request, is the likely fault: no connection, no headers in
+ * time, or a 5xx. A 4xx is the engine's verdict on the request and is passed on.
+ */
+export function shouldRetry(o: AttemptOutcome): boolean {
+  return o.kind === "error" || o.status >= 500;
+}
+
+/** Request headers an engine gets: a whitelist, so credentials and cookies never leave the gateway. */
+export function upstreamHeaders(client: IncomingHttpHeaders): Record<string, string> {
+  // The body was validated as JSON; a client that labelled it otherwise should not make the engine refuse it.
+  const ct = firstValue(client["content-type"]);
+  return {
+    "content-type": ct !== undefined && /^application\/json\b/i.test(ct) ? ct : "application/json",
+    accept: firstValue(client.accept) ?? "*/*",
+  };
+}
+
+const HOP_BY_HOP = new Set([
+  "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+  "transfer-encoding", "upgrade", "x-enclave-region", "x-enclave-backend",
+]);
+
+/** The engine's response headers as the client gets them, with where it was served. */
+export function clientHeaders(upstream: Record<string, string | string[] | undefined>, entry: RouteEntry): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(upstream)) {
+    if (v === undefined || HOP_BY_HOP.has(k.toLowerCase())) continue;
+    out[k] = v;
+  }
+  out["x-enclave-region"] = entry.region;
+  out["x-enclave-backend"] = entry.backendId;
+  return out;
+}
+
+export type Connected =
+  | { ok: true; entry: RouteEntry; response: Dispatcher.ResponseData; retries: number; release: () => void }
+  | { ok: false; retries: number; failures: string[]; aborted: boolean };
+
+export interface ConnectOptions {
+  dispatcher: Dispatcher;
+  candidates: readonly RouteEntry[];
+  /** Checked again for every attempt: a backend outside it is never called, whatever the candidates say. */
+  allowedRegions: readonly string[];
+  maxRetries: number;
+  inflight: InFlight;
+  /** Path and query after the backend's base URL, e.g. `/v1/chat/completions`. */
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  signal: AbortSignal;
+  onRetry: () => void;
+}
+
+/**
+ * Tries backends, least loaded first, until one answers below 500 or the retry
+ * budget or the candidates run out. Returns the open response; the caller streams
+ * it and calls `release`.
+ */
+export async function connectUpstream(o: ConnectOptions): Promise<Connected> {
+  const tried = new Set<string>();
+  const failures: string[] = [];
+  for (let attempt = 0; attempt <= o.maxRetries; attempt++) {
+    const entry = pickBackend(o.candidates, o.inflight.count, tried);
+    if (!entry) break;
+    if (!o.allowedRegions.includes(entry.region)) {
+      throw new Error(`refusing backend ${entry.backendId} in ${entry.region}: outside the allowed regions`);
+    }
+    tried.add(entry.backendId);
+    if (attempt > 0) o.onRetry();
+    const release = o.inflight.acquire(entry.backendId);
+    let outcome: AttemptOutcome;
+    try {
+      const { origin, path } = target(entry.url, o.path);
+      const response = await o.dispatcher.request({
+        origin, path, method: "POST", headers: o.headers, body: o.body, signal: o.signal,
+      });
+      outcome = { kind: "status", status: response.statusCode };
+      if (!shouldRetry(outcome)) return { ok: true, entry, response, retries: attempt, release };
+      // Drained, not destroyed, so the keep-alive connection can be reused.
+      response.body.dump().catch(() => undefined);
+    } catch (error) {
+      outcome = { kind: "error", error };
+    }
+    release();
+    if (o.signal.aborted) return { ok: false, retries: attempt, failures, aborted: true };
+    failures.push(`${entry.backendId}: ${outcome.kind === "status" ? `status ${outcome.status}` : describeError(outcome.error)}`);
+  }
+  return { ok: false, retries: Math.max(0, tried.size - 1), failures, aborted: false };
+}
+
+function target(baseUrl: string, path: string): { origin: string; path: string } {
+  const u = new URL(baseUrl);
+  return { origin: u.origin, path: u.pathname.replace(/\/+$/, "") + path };
+}
+
+/** A short, secret-free name for a transport error (undici codes, errno codes). */
+export function describeError(e: unknown): string {
+  if (e && typeof e === "object") {
+    const err = e as { code?: unknown; cause?: { code?: unknown }; name?: unknown; message?: unknown };
+    if (typeof err.code === "string") return err.code;
+    if (typeof err.cause?.code === "string") return err.cause.code;
+    if (typeof err.name === "string" && err.name !== "Error") return err.name;
+    if (typeof err.message === "string") return err.message.slice(0, 120);
+  }
+  return "error";
+}
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
