@@ -74,10 +74,11 @@ export function pidsMatching(...needles: string[]): number[] {
   return pids;
 }
 
+/** Alive and not a zombie (an exited child its parent has not reaped yet counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
