@@ -8,11 +8,12 @@ import { BackendSet, urlHost } from "./backends/backend-set.js";
 import type { EngineDriver } from "./engine/engine-driver.js";
 import { httpEngineProbe } from "./engine/engine-probe.js";
 import { ProcessEngineDriver } from "./engine/process-engine-driver.js";
-import { sampleGpus, type GpuSample, type GpuSource } from "./gpu/gpu-source.js";
-import { SimGpuSource } from "./gpu/sim-gpu-source.js";
+import { createGpuSource, type ConfiguredGpuSource } from "./gpu/create-gpu-source.js";
+import type { GpuSource } from "./gpu/gpu-source.js";
 import { HeartbeatLoop } from "./heartbeat/heartbeat-loop.js";
 import { startNodeJobWorker } from "./jobs/node-job-worker.js";
 import { AgentMetrics } from "./metrics/agent-metrics.js";
+import { HardwareMonitor } from "./probe/hardware-monitor.js";
 import { buildNodeReport } from "./report/node-report.js";
 import { AGENT_VERSION } from "./version.js";
 
@@ -44,6 +45,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   // Secrets are read up front: a missing one is a configuration error, not a run-time surprise.
   const token = readSecret(config.scheduler.token);
   const redisPassword = config.redis.password ? readSecret(config.redis.password) : undefined;
+  const bmcPassword = config.bmc.interface === "lanplus" && config.bmc.password ? readSecret(config.bmc.password) : undefined;
 
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
@@ -52,7 +54,6 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
 
   try {
     const registry = createRegistry("agent");
-    let gpuSample: GpuSample = { ok: false, error: "not read yet" };
     let heartbeat: HeartbeatLoop | undefined;
     let metrics: AgentMetrics | undefined;
     let accepted = false;
@@ -60,32 +61,40 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     const probeTimeoutMs = Math.min(10_000, Math.max(2_000, 2 * config.engines.healthIntervalMs));
     const probe = httpEngineProbe(probeTimeoutMs);
     cleanups.push(() => probe.close());
+    const docker = config.engines.driver === "docker" ? config.engines.docker : undefined;
     const backends = new BackendSet({
       nodeId,
-      driver:
-        deps.driver ??
-        new ProcessEngineDriver({ host: config.engines.host, sim: config.engines.sim, listenTimeoutMs: config.engines.startupTimeoutMs, log }),
+      driver: deps.driver ?? (await engineDriver(config, log)),
       probe,
       engines: config.engines,
-      stopGraceMs: ENGINE_STOP_GRACE_MS,
+      stopGraceMs: docker ? docker.stopGraceMs : ENGINE_STOP_GRACE_MS,
+      ...(docker ? { persistence: { leaveRunningOnClose: docker.leaveRunningOnShutdown, orphanSweepIntervalMs: docker.orphanSweepIntervalMs } } : {}),
       log,
       onStateChange: () => heartbeat?.trigger(),
       onRestart: () => metrics?.engineRestarted(),
     });
     cleanups.push(() => backends.close());
 
-    const gpuSource = deps.gpuSource ?? new SimGpuSource({ nodeId, count: config.gpus.count, model: config.gpus.model }, () => backends.list());
-    const gpuTimeoutMs = config.scheduler.timeoutMs;
-    const refreshGpus = async () => {
-      gpuSample = await sampleGpus(gpuSource, gpuTimeoutMs);
-      if (!gpuSample.ok) log.warn({ err: gpuSample.error }, "cannot read GPUs");
-    };
-    await refreshGpus();
+    // GPUs, BMC and host statistics; an injected GPU source (tests) is read with each heartbeat, like simulated GPUs.
+    const gpu: ConfiguredGpuSource = deps.gpuSource
+      ? { source: deps.gpuSource, readBudgetMs: config.scheduler.timeoutMs, pollIntervalMs: undefined, close: () => {} }
+      : createGpuSource(config, { log, backends: () => backends.list() });
+    const hardware = new HardwareMonitor({ config, gpu, ...(bmcPassword !== undefined ? { bmcPassword } : {}), log });
+    cleanups.push(() => hardware.close());
+    await hardware.refreshGpus();
+    hardware.start();
 
     const identity = { nodeId, region, jurisdiction, agentVersion: AGENT_VERSION };
-    const report = (): NodeReport => buildNodeReport(identity, Date.now(), gpuSample, backends.list());
-    const lastGpus = (): GpuTelemetry[] => (gpuSample.ok ? gpuSample.gpus : []);
-    metrics = new AgentMetrics(registry, { node: nodeId, region, hostname: hostname() }, { backends: (): Backend[] => backends.list(), gpus: lastGpus });
+    const report = (): NodeReport => buildNodeReport(identity, Date.now(), hardware.gpuSample(), backends.list(), hardware.hardware());
+    const lastGpus = (): GpuTelemetry[] => {
+      const s = hardware.gpuSample();
+      return s.ok ? s.gpus : [];
+    };
+    metrics = new AgentMetrics(
+      registry,
+      { node: nodeId, region, hostname: hostname() },
+      { backends: (): Backend[] => backends.list(), gpus: lastGpus, bmc: () => hardware.bmcStatus(), nodeHealth: () => hardware.health() },
+    );
 
     const app = Fastify({ logger: false });
     registerObservability(app, registry, () => (accepted ? undefined : "no heartbeat accepted by the scheduler yet"));
@@ -109,13 +118,19 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       redis.disconnect();
     });
 
+    // Engines an earlier agent left running are adopted before any job can start a second one.
+    await backends.takeOver();
+
     const worker: Worker = startNodeJobWorker({
       nodeId,
       connection: redis,
       log,
       ctx: {
         backends,
-        gpuUuids: () => (gpuSample.ok ? gpuSample.gpus.map((g) => g.uuid) : undefined),
+        gpuUuids: () => {
+          const s = hardware.gpuSample();
+          return s.ok ? s.gpus.map((g) => g.uuid) : undefined;
+        },
         startupTimeoutMs: config.engines.startupTimeoutMs,
         // The supervisor notices the deadline at its next probe, which may itself take the probe timeout.
         verdictSlackMs: probeTimeoutMs + 2 * config.engines.healthIntervalMs,
@@ -128,9 +143,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       token,
       intervalMs: config.scheduler.heartbeatIntervalMs,
       timeoutMs: config.scheduler.timeoutMs,
+      caFile: config.scheduler.caFile,
       log,
       collect: async () => {
-        await refreshGpus();
+        if (hardware.gpusFollowHeartbeat) await hardware.refreshGpus();
         return report();
       },
       onResult: (result) => {
@@ -166,6 +182,23 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     await cleanup();
     throw e;
   }
+}
+
+/** The Docker client is loaded only where it is used: it costs a node on the process driver ~30 MB. */
+async function engineDriver(config: AgentConfig, log: Logger): Promise<EngineDriver> {
+  const { engines } = config;
+  if (engines.driver === "process") {
+    return new ProcessEngineDriver({ host: engines.host, sim: engines.sim, listenTimeoutMs: engines.startupTimeoutMs, log });
+  }
+  const password = engines.docker.registry?.password;
+  const { DockerEngineDriver } = await import("./engine/docker/docker-engine-driver.js");
+  return new DockerEngineDriver({
+    nodeId: config.nodeId,
+    host: engines.host,
+    docker: engines.docker,
+    ...(password ? { registryPassword: readSecret(password) } : {}),
+    log,
+  });
 }
 
 /** Resolves or rejects like `p`, but rejects after `ms` at the latest. */

@@ -1,13 +1,17 @@
 import type { BackendLoad } from "@enclave/contracts";
 import { Agent as HttpAgent, request } from "undici";
-import { vllmLoad } from "./vllm-load.js";
+import { engineLoad } from "./engine-load.js";
+import { ENGINE_PROFILES, type EngineProbeSpec } from "./profiles/engine-profile.js";
+
+/** vLLM's, which the simulator speaks too: what an engine that says nothing else is probed with. */
+export const DEFAULT_PROBE: EngineProbeSpec = ENGINE_PROFILES.vllm.probe;
 
 /** Asks a running engine whether it is healthy and how loaded it is. Never throws. */
 export interface EngineProbe {
-  /** undefined when `/health` answered 200, otherwise why not. */
-  health(url: string, signal: AbortSignal): Promise<string | undefined>;
-  /** Load from `/metrics`, or null when it cannot be had. */
-  load(url: string, model: string, signal: AbortSignal): Promise<BackendLoad | null>;
+  /** undefined when the health path (`/health`) answered 200, otherwise why not. */
+  health(url: string, signal: AbortSignal, spec?: EngineProbeSpec): Promise<string | undefined>;
+  /** Load from the metrics path (`/metrics`), or null when it cannot be had. */
+  load(url: string, model: string, signal: AbortSignal, spec?: EngineProbeSpec): Promise<BackendLoad | null>;
   close(): Promise<void>;
 }
 
@@ -22,18 +26,18 @@ export function httpEngineProbe(timeoutMs: number): EngineProbe {
     request(url, { method: "GET", dispatcher, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
 
   return {
-    async health(url, signal) {
+    async health(url, signal, spec = DEFAULT_PROBE) {
       try {
-        const res = await get(`${url}/health`, signal);
+        const res = await get(`${url}${spec.healthPath}`, signal);
         await res.body.dump();
-        return res.statusCode === 200 ? undefined : `/health answered ${res.statusCode}`;
+        return res.statusCode === 200 ? undefined : `${spec.healthPath} answered ${res.statusCode}`;
       } catch (e) {
-        return `/health: ${errorText(e)}`;
+        return `${spec.healthPath}: ${errorText(e)}`;
       }
     },
-    async load(url, model, signal) {
+    async load(url, model, signal, spec = DEFAULT_PROBE) {
       try {
-        const res = await get(`${url}/metrics`, signal);
+        const res = await get(`${url}${spec.metricsPath}`, signal);
         if (res.statusCode !== 200) {
           await res.body.dump();
           return null;
@@ -48,7 +52,7 @@ export function httpEngineProbe(timeoutMs: number): EngineProbe {
           }
           chunks.push(chunk as Buffer);
         }
-        return vllmLoad(Buffer.concat(chunks).toString("utf8"), model);
+        return engineLoad(Buffer.concat(chunks).toString("utf8"), spec.loadMetrics, model);
       } catch {
         return null;
       }

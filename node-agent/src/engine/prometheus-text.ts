@@ -1,3 +1,5 @@
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+
 /** One sample of the Prometheus text exposition format. */
 export interface PromSample {
   name: string;
@@ -5,43 +7,63 @@ export interface PromSample {
   value: number;
 }
 
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
-
 /**
- * Parses the Prometheus text format tolerantly: comments, blank lines and any line
- * that does not parse are skipped, so one odd line never hides the rest. At most
- * `maxSamples` samples are kept, to bound the memory a hostile body can cost.
+ * Parses the Prometheus text format with parse-prometheus-text-format, tolerantly
+ * (the text always gets a final newline: without one the library drops the last sample):
+ * the library rejects a whole page for one line it cannot read, so such a page is
+ * read again line by line and only the bad lines are lost. `names`, when given,
+ * keeps only those metric families (and skips the work of parsing the others, such
+ * as an engine's many histograms); their `_created`/`_bucket` series are not them.
+ * At most `maxSamples` samples are kept, to bound what a hostile body can cost.
  */
-export function parsePrometheusText(text: string, maxSamples = 100_000): PromSample[] {
-  const out: PromSample[] = [];
-  for (const raw of text.split("\n")) {
-    if (out.length >= maxSamples) break;
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const sample = parseSampleLine(line);
-    if (sample) out.push(sample);
+export function parsePrometheusText(text: string, maxSamples = 100_000, names?: ReadonlySet<string>): PromSample[] {
+  const lines = names === undefined ? text.split("\n") : text.split("\n").filter((l) => names.has(lineMetricName(l) ?? ""));
+  let samples: PromSample[];
+  try {
+    samples = fromFamilies(parsePrometheusTextFormat(`${lines.join("\n")}\n`), names);
+  } catch {
+    samples = [];
+    for (const line of lines) {
+      if (samples.length >= maxSamples) break;
+      samples.push(...parseSampleLine(line));
+    }
   }
-  return out;
+  return samples.length > maxSamples ? samples.slice(0, maxSamples) : samples;
 }
 
-/** `name{label="value",...} value [timestamp]`, or undefined when the line is not that. */
-export function parseSampleLine(line: string): PromSample | undefined {
-  const name = NAME.exec(line)?.[0];
-  if (!name) return undefined;
-  let rest = line.slice(name.length);
-  const labels: Record<string, string> = {};
-  if (rest.startsWith("{")) {
-    const parsed = parseLabels(rest);
-    if (!parsed) return undefined;
-    Object.assign(labels, parsed.labels);
-    rest = rest.slice(parsed.length);
+/** The samples on one line (none for a comment, a blank or a broken line). */
+export function parseSampleLine(line: string): PromSample[] {
+  const trimmed = line.trim();
+  if (trimmed === "" || trimmed.startsWith("#")) return [];
+  try {
+    return fromFamilies(parsePrometheusTextFormat(`${trimmed}\n`), undefined);
+  } catch {
+    return [];
   }
-  const fields = rest.trim().split(/\s+/);
-  if (fields.length < 1 || fields.length > 2 || fields[0] === undefined || fields[0] === "") return undefined;
-  const value = parseValue(fields[0]);
-  if (value === undefined) return undefined;
-  return { name, labels, value };
+}
+
+/** The metric a line is about: a sample's name, or the name after `# HELP`/`# TYPE`. */
+function lineMetricName(line: string): string | undefined {
+  const t = line.trim();
+  const meta = /^#\s+(?:HELP|TYPE)\s+(\S+)/.exec(t);
+  if (meta) return meta[1];
+  if (t.startsWith("#")) return undefined;
+  return /^[^\s{]+/.exec(t)?.[0];
+}
+
+function fromFamilies(families: ReturnType<typeof parsePrometheusTextFormat>, names: ReadonlySet<string> | undefined): PromSample[] {
+  const out: PromSample[] = [];
+  for (const f of families) {
+    if (names !== undefined && !names.has(f.name)) continue;
+    for (const m of f.metrics) {
+      // Histogram and summary families come back folded (buckets, quantiles); only plain samples are wanted.
+      if (typeof m.value !== "string") continue;
+      const value = parseValue(m.value);
+      if (value === undefined) continue;
+      out.push({ name: f.name, labels: { ...(m.labels ?? {}) }, value });
+    }
+  }
+  return out;
 }
 
 function parseValue(s: string): number | undefined {
@@ -56,43 +78,4 @@ function parseValue(s: string): number | undefined {
   }
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return undefined;
   return Number(s);
-}
-
-/** Parses `{a="x",b="y"}` at the start of `s`; returns the labels and how many characters they took. */
-function parseLabels(s: string): { labels: Record<string, string>; length: number } | undefined {
-  const labels: Record<string, string> = {};
-  let i = 1;
-  for (;;) {
-    while (s[i] === " ") i++;
-    if (s[i] === "}") return { labels, length: i + 1 };
-    const name = LABEL_NAME.exec(s.slice(i))?.[0];
-    if (!name) return undefined;
-    i += name.length;
-    while (s[i] === " ") i++;
-    if (s[i] !== "=") return undefined;
-    i++;
-    while (s[i] === " ") i++;
-    if (s[i] !== '"') return undefined;
-    i++;
-    let value = "";
-    for (;;) {
-      const c = s[i];
-      if (c === undefined) return undefined;
-      if (c === '"') break;
-      if (c === "\\") {
-        const next = s[i + 1];
-        if (next === undefined) return undefined;
-        value += next === "n" ? "\n" : next;
-        i += 2;
-        continue;
-      }
-      value += c;
-      i++;
-    }
-    i++;
-    labels[name] = value;
-    while (s[i] === " ") i++;
-    if (s[i] === ",") i++;
-    else if (s[i] !== "}") return undefined;
-  }
 }

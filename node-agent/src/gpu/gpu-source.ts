@@ -3,6 +3,8 @@ import type { GpuTelemetry } from "@enclave/contracts";
 /** Where GPU telemetry comes from: simulated GPUs here, nvidia-smi on real hardware. */
 export interface GpuSource {
   read(): Promise<GpuTelemetry[]>;
+  /** Findings about the node's GPUs as a whole from the last read (GPUs attached but not listed); they degrade the node. */
+  problems?(): string[];
 }
 
 /** The last GPU reading: the GPUs, or why there are none. */

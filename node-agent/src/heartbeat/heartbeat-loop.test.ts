@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
 import type { NodeReport } from "@enclave/contracts";
 import { createLogger, waitFor } from "@enclave/runtime";
@@ -43,10 +48,29 @@ async function server(t: TestContext, answer: (req: IncomingMessage) => number |
   return { url: `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/v1/nodes/gpu-1/heartbeat`, seen };
 }
 
-function loop(t: TestContext, url: string, over: Partial<{ intervalMs: number; timeoutMs: number; report: () => NodeReport }> = {}) {
+/** A throw-away CA and a certificate for 127.0.0.1 it signed, made with the real openssl. */
+function tlsFiles(t: TestContext): { ca: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "enclave-hb-tls-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const f = (n: string) => join(dir, n);
+  writeFileSync(f("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  for (const args of [
+    ["req", "-x509", ...key, "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=test-ca"],
+    ["req", ...key, "-keyout", f("s.key"), "-out", f("s.csr"), "-subj", "/CN=127.0.0.1"],
+    ["x509", "-req", "-in", f("s.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("s.pem"), "-days", "2", "-extfile", f("san.ext")],
+  ]) {
+    const r = spawnSync("openssl", args, { encoding: "utf8", timeout: 20000 });
+    assert.equal(r.status, 0, `openssl ${args[0]}: ${r.stderr}`);
+  }
+  return { ca: f("ca.pem"), cert: f("s.pem"), key: f("s.key") };
+}
+
+function loop(t: TestContext, url: string, over: Partial<{ intervalMs: number; timeoutMs: number; report: () => NodeReport; caFile: string }> = {}) {
   const results: HeartbeatResult[] = [];
   const hb = new HeartbeatLoop({
     url,
+    caFile: over.caFile,
     token: "tok-123",
     intervalMs: over.intervalMs ?? 60_000,
     timeoutMs: over.timeoutMs ?? 2000,
@@ -104,6 +128,26 @@ describe("heartbeat loop", () => {
     await waitFor(() => results.length >= 2, { timeoutMs: 5000, what: "two attempts" });
     assert.deepEqual([...new Set(results)], ["invalid"]);
     assert.equal(s.seen.length, 0);
+  });
+
+  test("an https scheduler is verified against the CA file: trusted with it, an error without it", async (t) => {
+    const tls = tlsFiles(t);
+    const s = createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    });
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    t.after(() => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); }));
+    const addr = s.address();
+    const url = `https://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/v1/nodes/gpu-1/heartbeat`;
+    const trusted = loop(t, url, { intervalMs: 50, caFile: tls.ca });
+    trusted.hb.start();
+    await waitFor(() => trusted.results.includes("ok"), { timeoutMs: 5000, what: "a heartbeat accepted over TLS" });
+    const untrusted = loop(t, url, { intervalMs: 50 });
+    untrusted.hb.start();
+    await waitFor(() => untrusted.results.length >= 1, { timeoutMs: 5000, what: "an attempt" });
+    assert.equal(untrusted.results[0], "error");
+    assert.throws(() => loop(t, url, { caFile: "/nonexistent/ca.pem" }), /scheduler\.caFile \/nonexistent\/ca\.pem: cannot read \(ENOENT\)/);
   });
 
   test("close() ends the loop: nothing is sent afterwards", async (t) => {

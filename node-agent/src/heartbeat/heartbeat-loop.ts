@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { NodeReport } from "@enclave/contracts";
 import type { Logger } from "@enclave/runtime";
 import { Agent as HttpAgent, request } from "undici";
@@ -11,6 +12,8 @@ export interface HeartbeatLoopOptions {
   token: string;
   intervalMs: number;
   timeoutMs: number;
+  /** PEM CA bundle an https scheduler's certificate must chain to (default: the system CAs). */
+  caFile?: string | undefined;
   /** Coalesces bursts of state changes into one early heartbeat. */
   debounceMs?: number;
   collect(): Promise<NodeReport>;
@@ -37,7 +40,13 @@ export class HeartbeatLoop {
 
   constructor(private readonly o: HeartbeatLoopOptions) {
     this.debounceMs = o.debounceMs ?? 50;
-    this.dispatcher = new HttpAgent({ connect: { timeout: o.timeoutMs }, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, keepAliveTimeout: 30_000 });
+    const ca = o.caFile === undefined ? undefined : readCaFile(o.caFile);
+    this.dispatcher = new HttpAgent({
+      connect: { timeout: o.timeoutMs, ...(ca !== undefined ? { ca } : {}) },
+      headersTimeout: o.timeoutMs,
+      bodyTimeout: o.timeoutMs,
+      keepAliveTimeout: 30_000,
+    });
   }
 
   start(): void {
@@ -115,6 +124,15 @@ export class HeartbeatLoop {
       this.o.log.warn({ err: e instanceof Error ? e.message : String(e) }, "heartbeat failed");
       return "error";
     }
+  }
+}
+
+/** Read once at start: a CA file that cannot be read stops the agent with a clear error rather than failing every heartbeat. */
+function readCaFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`scheduler.caFile ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }
 }
 

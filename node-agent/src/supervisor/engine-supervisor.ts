@@ -1,7 +1,7 @@
 import type { Backend, BackendState } from "@enclave/contracts";
 import type { Logger } from "@enclave/runtime";
 import { delay } from "@enclave/runtime";
-import type { EngineDriver, EngineHandle, EngineSpec } from "../engine/engine-driver.js";
+import { EngineStartError, type EngineDriver, type EngineHandle, type EngineSpec } from "../engine/engine-driver.js";
 import type { EngineProbe } from "../engine/engine-probe.js";
 import {
   initialTransition,
@@ -46,6 +46,8 @@ export class EngineSupervisor {
   private readonly kills = new Set<Promise<void>>();
   private readonly listeners = new Set<() => void>();
   private stopped: Promise<void> | undefined;
+  /** Supervision ended without stopping the engine: nothing is launched, killed or scheduled any more. */
+  private released = false;
   private readonly now: () => number;
 
   constructor(private readonly o: EngineSupervisorOptions) {
@@ -102,6 +104,23 @@ export class EngineSupervisor {
     return this.stopped;
   }
 
+  /**
+   * Stops supervising but leaves the engine running, for the next agent to adopt (engines
+   * that outlive the agent, i.e. containers). A launch in flight is awaited, so what it
+   * started is there to adopt. Idempotent; a backend released cannot be stopped any more.
+   */
+  release(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.released = true;
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+      await this.launching;
+      this.detach();
+      while (this.kills.size > 0) await Promise.all([...this.kills]);
+    })();
+    return this.stopped;
+  }
+
   private dispatch(e: SupervisorEvent): void {
     const before = this.state;
     const t = transition(before, e, this.o.policy);
@@ -118,6 +137,7 @@ export class EngineSupervisor {
   }
 
   private run(effects: readonly SupervisorEffect[]): void {
+    if (this.released) return;
     for (const e of effects) {
       switch (e.type) {
         case "launch":
@@ -152,11 +172,12 @@ export class EngineSupervisor {
         });
         this.o.log.info({ backendId: this.id, url: handle.url, pid: handle.pid }, "engine launched");
         this.dispatch({ type: "launched", now: this.now() });
+        if (this.released) return;
         if (this.handle === handle) void this.poll(handle, poll.signal);
       },
       (err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);
-        this.dispatch({ type: "launchFailed", now: this.now(), reason });
+        this.dispatch({ type: "launchFailed", now: this.now(), reason, permanent: err instanceof EngineStartError && err.permanent });
       },
     );
   }
@@ -183,11 +204,11 @@ export class EngineSupervisor {
     const { probe, healthIntervalMs, spec } = this.o;
     while (!signal.aborted) {
       try {
-        const problem = await probe.health(handle.url, signal);
+        const problem = await probe.health(handle.url, signal, handle.probe);
         if (signal.aborted) return;
         this.dispatch(problem === undefined ? { type: "healthOk", now: this.now() } : { type: "healthFailed", now: this.now(), reason: problem });
         if (this.state.phase === "ready") {
-          const load = await probe.load(handle.url, spec.model, signal);
+          const load = await probe.load(handle.url, spec.model, signal, handle.probe);
           if (signal.aborted) return;
           this.dispatch({ type: "loadScraped", load });
         }

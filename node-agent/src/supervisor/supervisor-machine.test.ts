@@ -148,6 +148,15 @@ describe("supervisor state machine", () => {
     assert.equal(f.state.phase, "failed");
   });
 
+  test("a launch that cannot succeed on this node (its image is missing) fails the backend at once, without retries", () => {
+    const p = policy({ maxRestarts: 5 });
+    const f = last(run(p, [{ type: "launchFailed", now: T0 + 5, reason: "image x is not present on node n1", permanent: true }]));
+    assert.equal(f.state.phase, "failed");
+    assert.deepEqual(f.effects, []);
+    assert.equal(f.state.detail, "engine cannot start: image x is not present on node n1");
+    assert.deepEqual(p.attempts, []);
+  });
+
   test("an engine not healthy by the startup deadline is killed and counted as a failure; its exit is then ignored", () => {
     const p = policy();
     const ts = run(p, [launched(), healthFailed(T0 + 4999), healthFailed(T0 + 5000, "/health answered 503")]);

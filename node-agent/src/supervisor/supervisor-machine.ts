@@ -40,7 +40,8 @@ export interface SupervisorState {
 
 export type SupervisorEvent =
   | { type: "launched"; now: number }
-  | { type: "launchFailed"; now: number; reason: string }
+  /** `permanent`: retrying cannot help (the image is not on this node), so the backend fails at once. */
+  | { type: "launchFailed"; now: number; reason: string; permanent?: boolean }
   | { type: "healthOk"; now: number }
   | { type: "healthFailed"; now: number; reason: string }
   | { type: "loadScraped"; load: BackendLoad | null }
@@ -96,6 +97,10 @@ export function transition(s: SupervisorState, e: SupervisorEvent, policy: Super
 
     case "launchFailed":
       if (s.phase !== "starting" || s.engineUp) return same;
+      if (e.permanent) {
+        const reason = `engine cannot start: ${e.reason}`;
+        return { state: { ...s, phase: "failed", failures: s.failures + 1, deadline: null, load: null, lastFailure: reason, detail: clip(reason) }, effects: [] };
+      }
       return failure(s, `engine did not start: ${e.reason}`, false, policy);
 
     case "healthOk":

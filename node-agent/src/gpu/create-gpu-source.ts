@@ -1,0 +1,45 @@
+import type { AgentConfig, Backend } from "@enclave/contracts";
+import type { Logger } from "@enclave/runtime";
+import { KernelLogReader } from "../host/kernel-log.js";
+import type { GpuSource } from "./gpu-source.js";
+import { NvidiaSmiGpuSource, nvidiaSmiReadBudgetMs } from "./nvidia-smi-gpu-source.js";
+import { SimGpuSource } from "./sim-gpu-source.js";
+
+export interface ConfiguredGpuSource {
+  source: GpuSource;
+  /** The longest one read may take before it counts as hung. */
+  readBudgetMs: number;
+  /** Polled on its own interval (real hardware), or read with each heartbeat (simulated GPUs). */
+  pollIntervalMs: number | undefined;
+  close(): void;
+}
+
+/** The GPU source the config names. */
+export function createGpuSource(
+  config: Pick<AgentConfig, "nodeId" | "gpus" | "health" | "scheduler">,
+  opts: { log?: Logger; backends?: () => readonly Backend[] } = {},
+): ConfiguredGpuSource {
+  const g = config.gpus;
+  if (g.source === "sim") {
+    return {
+      source: new SimGpuSource({ nodeId: config.nodeId, count: g.count, model: g.model }, opts.backends),
+      readBudgetMs: config.scheduler.timeoutMs,
+      pollIntervalMs: undefined,
+      close: () => {},
+    };
+  }
+  const kernelLog = g.kernelLog !== null ? new KernelLogReader(g.kernelLog) : undefined;
+  return {
+    source: new NvidiaSmiGpuSource({
+      path: g.nvidiaSmi.path,
+      timeoutMs: g.nvidiaSmi.timeoutMs,
+      detailIntervalMs: g.nvidiaSmi.detailIntervalMs,
+      thresholds: config.health,
+      ...(kernelLog ? { kernelLog } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    }),
+    readBudgetMs: nvidiaSmiReadBudgetMs(g.nvidiaSmi.timeoutMs),
+    pollIntervalMs: g.nvidiaSmi.intervalMs,
+    close: () => kernelLog?.close(),
+  };
+}

@@ -1,0 +1,210 @@
+import type { GpuTelemetry, HealthThresholds } from "@enclave/contracts";
+import type { Logger } from "@enclave/runtime";
+import { CountHistory } from "../health/ecc-rate.js";
+import { gpuHealth } from "../health/gpu-health.js";
+import type { KernelPoll } from "../host/kernel-log.js";
+import { describeOutcome, runTool, type ToolOutcome } from "../host/run-tool.js";
+import { mergeReadings, toTelemetry, type GpuReading } from "./gpu-reading.js";
+import type { GpuSource } from "./gpu-source.js";
+import { parseDetailXml, type DetailLog } from "./nvidia-smi/detail-xml.js";
+import { parseQueryCsv, rejectedField } from "./nvidia-smi/query-csv.js";
+import { initialPlan, planFields, rejectField, rowToReading, type FieldPlan } from "./nvidia-smi/query-fields.js";
+import { parseXid, XidHistory } from "./xid.js";
+
+export interface NvidiaSmiGpuSourceOptions {
+  /** The nvidia-smi binary. */
+  path: string;
+  /** Per call. */
+  timeoutMs: number;
+  /** How often the full `-q -x` read joins the fast query. */
+  detailIntervalMs: number;
+  thresholds: HealthThresholds;
+  /** Where Xid errors come from; undefined: none. */
+  kernelLog?: { poll(): KernelPoll };
+  log?: Logger;
+  now?: () => number;
+}
+
+/** A fast query that a driver keeps rejecting fields of is retried this often per read; the rest waits for the next read. */
+const MAX_FIELD_RETRIES = 4;
+const QUERY_OUTPUT_BYTES = 1024 * 1024;
+/** What a NodeReport carries at most. */
+const MAX_GPUS = 64;
+const DETAIL_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** The longest one read may take: every query retry and the detail read each at their deadline. */
+export function nvidiaSmiReadBudgetMs(timeoutMs: number): number {
+  return (MAX_FIELD_RETRIES + 2) * (timeoutMs + 1000);
+}
+
+type QueryResult = { ok: true; readings: GpuReading[]; notes: string[] } | { ok: false; error: string; toolBroken: boolean };
+
+/**
+ * GPUs through nvidia-smi: a fast `--query-gpu` CSV read on every call and, every
+ * `detailIntervalMs`, the full `-q -x` XML for what the query cannot give. Reads never
+ * overlap. A missing, hung or garbage-printing nvidia-smi turns the GPUs it knew into
+ * `unknown` with the reason; before it ever answered, `read()` rejects with the reason.
+ */
+export class NvidiaSmiGpuSource implements GpuSource {
+  private plan: FieldPlan = initialPlan();
+  private detail: { log: DetailLog; at: number } | undefined;
+  private inventory = new Map<string, GpuTelemetry>();
+  private readonly ecc = new CountHistory();
+  private readonly xids: XidHistory;
+  private kernelLogFailed = false;
+  private nodeProblems: string[] = [];
+  private inFlight: Promise<GpuTelemetry[]> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly o: NvidiaSmiGpuSourceOptions) {
+    this.now = o.now ?? Date.now;
+    this.xids = new XidHistory(o.thresholds.xidWindowMs);
+  }
+
+  read(): Promise<GpuTelemetry[]> {
+    this.inFlight ??= this.readOnce().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  /** Node-wide findings of the last read: GPUs the driver has attached but did not list, lines about a GPU it could not read. */
+  problems(): string[] {
+    return [...this.nodeProblems];
+  }
+
+  private async readOnce(): Promise<GpuTelemetry[]> {
+    const query = await this.runQuery();
+    const started = this.now();
+    let fresh: DetailLog | undefined;
+    const due = !this.detail || started - this.detail.at >= this.o.detailIntervalMs;
+    if (due && !(query.ok === false && query.toolBroken)) {
+      const d = await this.runDetail();
+      if (d.ok) {
+        this.detail = { log: d.log, at: started };
+        fresh = d.log;
+      } else {
+        this.o.log?.warn({ err: d.error }, "nvidia-smi -q -x failed; keeping the previous detailed reading");
+      }
+    }
+    const now = this.now();
+    this.pollKernelLog();
+
+    let readings: GpuReading[];
+    const notes: string[] = [];
+    if (query.ok) {
+      readings = mergeReadings(query.readings, this.detail?.log.gpus ?? [], fresh !== undefined);
+      notes.push(...query.notes);
+    } else if (fresh) {
+      readings = fresh.gpus;
+      notes.push(`nvidia-smi --query-gpu failed: ${query.error}`);
+    } else {
+      if (this.inventory.size === 0) throw new Error(query.error);
+      this.nodeProblems = [];
+      return [...this.inventory.values()].map((g) => unknownGpu(g, query.error));
+    }
+
+    const detail = this.detail?.log;
+    const problems = notes.map((n) => `nvidia-smi: ${n}`);
+    if (detail?.attachedGpus != null && detail.attachedGpus > readings.length) {
+      problems.push(`the driver has ${detail.attachedGpus} GPUs attached, nvidia-smi reports ${readings.length}`);
+    }
+    this.nodeProblems = problems;
+
+    const seen = new Set<string>();
+    const out: GpuTelemetry[] = [];
+    readings.forEach((r, position) => {
+      if (seen.has(r.uuid)) return;
+      seen.add(r.uuid);
+      if (r.eccCorrectedVolatile !== null) this.ecc.add(r.uuid, { time: now, count: r.eccCorrectedVolatile });
+      const xids = this.xids.recent(r.pciBusId, now);
+      const health = gpuHealth({ reading: r, correctedEccPerHour: this.ecc.rate(r.uuid, now), xids }, this.o.thresholds);
+      const index = r.index ?? this.inventory.get(r.uuid)?.index ?? position;
+      out.push(toTelemetry(r, index, health, xids));
+    });
+    // A GPU that was there and is no longer listed is the most suspicious of all.
+    const missingWhy = notes[0] ? `not in nvidia-smi's output (${notes[0]})` : "not in nvidia-smi's output any more";
+    for (const [uuid, g] of this.inventory) if (!seen.has(uuid)) out.push(unknownGpu(g, missingWhy));
+    out.sort((a, b) => a.index - b.index);
+    // A report carries at most 64 GPUs; output inventing GPUs must not grow what we remember either.
+    if (out.length > MAX_GPUS) {
+      const listed = out.filter((g) => seen.has(g.uuid));
+      const gone = out.filter((g) => !seen.has(g.uuid));
+      out.splice(0, out.length, ...[...listed, ...gone].slice(0, MAX_GPUS).sort((a, b) => a.index - b.index));
+    }
+
+    this.inventory = new Map(out.map((g) => [g.uuid, g]));
+    this.ecc.retain(new Set(this.inventory.keys()));
+    return out;
+  }
+
+  private async runQuery(): Promise<QueryResult> {
+    for (let attempt = 0; attempt <= MAX_FIELD_RETRIES; attempt++) {
+      const fields = planFields(this.plan);
+      const o = await this.run([`--query-gpu=${fields.join(",")}`, "--format=csv"], QUERY_OUTPUT_BYTES);
+      if (o.kind !== "exited") return { ok: false, error: this.describe(o), toolBroken: o.kind !== "too-much-output" };
+      const rejected = o.code !== 0 ? rejectedField(`${o.stdout}\n${o.stderr}`) : undefined;
+      if (rejected !== undefined) {
+        const next = rejectField(this.plan, rejected);
+        if (!next) return { ok: false, error: `nvidia-smi does not know the field "${rejected}"`, toolBroken: true };
+        this.o.log?.info({ field: rejected }, "nvidia-smi does not know this field; querying without it from now on");
+        this.plan = next;
+        continue;
+      }
+      const parsed = parseQueryCsv(o.stdout);
+      if (!parsed.ok) return { ok: false, error: o.code === 0 ? parsed.error : this.describe(o), toolBroken: false };
+      const readings = parsed.table.rows.map(rowToReading).filter((r): r is GpuReading => r !== undefined);
+      if (readings.length === 0 && o.code !== 0) return { ok: false, error: this.describe(o), toolBroken: false };
+      const notes = parsed.table.strayLines.slice(0, 4);
+      if (o.code !== 0) notes.push(this.describe(o));
+      return { ok: true, readings, notes };
+    }
+    return { ok: false, error: "nvidia-smi kept rejecting query fields; the next read goes on without them", toolBroken: false };
+  }
+
+  private async runDetail(): Promise<{ ok: true; log: DetailLog } | { ok: false; error: string }> {
+    const o = await this.run(["-q", "-x"], DETAIL_OUTPUT_BYTES);
+    if (o.kind !== "exited") return { ok: false, error: this.describe(o) };
+    const parsed = parseDetailXml(o.stdout);
+    if (!parsed.ok) return { ok: false, error: o.code === 0 ? parsed.error : this.describe(o) };
+    return parsed;
+  }
+
+  private run(args: string[], maxOutputBytes: number): Promise<ToolOutcome> {
+    return runTool(this.o.path, args, { timeoutMs: this.o.timeoutMs, maxOutputBytes });
+  }
+
+  private describe(o: ToolOutcome): string {
+    return describeOutcome("nvidia-smi", o, this.o.timeoutMs);
+  }
+
+  private pollKernelLog(): void {
+    if (!this.o.kernelLog || this.kernelLogFailed) return;
+    const p = this.o.kernelLog.poll();
+    if (!p.ok) {
+      // Reported once: a kernel log we may not read stays unreadable.
+      this.kernelLogFailed = true;
+      this.o.log?.warn({ err: p.error }, "Xid errors will not be seen");
+      return;
+    }
+    const records = p.records.flatMap((r) => parseXid(r.message, r.time) ?? []);
+    if (records.length > 0) this.xids.add(records);
+  }
+}
+
+/** A GPU we knew, now without a reading: identity kept, numbers dropped, state unknown with the reason. */
+function unknownGpu(g: GpuTelemetry, reason: string): GpuTelemetry {
+  const out: GpuTelemetry = {
+    index: g.index,
+    uuid: g.uuid,
+    name: g.name,
+    memoryTotalMiB: g.memoryTotalMiB,
+    memoryUsedMiB: g.memoryUsedMiB,
+    utilizationPct: null,
+    temperatureC: null,
+    powerW: null,
+    powerLimitW: g.powerLimitW,
+    eccUncorrectedVolatile: null,
+    health: { state: "unknown", reasons: [reason.slice(0, 300)] },
+  };
+  if (g.pciBusId !== undefined) out.pciBusId = g.pciBusId;
+  return out;
+}

@@ -1,0 +1,61 @@
+import type { XidEvent } from "@enclave/contracts";
+import { pciKey } from "./nvidia-smi/values.js";
+
+/** An Xid error as the kernel log states it, with the GPU's PCI address. */
+export interface XidRecord extends XidEvent {
+  /** `pciKey` of the GPU the driver named. */
+  pci: string;
+}
+
+/**
+ * `NVRM: Xid (PCI:0000:9b:00): 119, pid=2024380, name=nvidia-smi, Timeout after 6s ...`;
+ * older drivers print the address without `PCI:`.
+ */
+const XID_LINE = /NVRM: Xid \(((?:PCI:)?[0-9a-fA-F]{1,8}:[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}(?:\.[0-7])?)\): (\d{1,5}),?\s*(.*)$/;
+
+export function parseXid(message: string, time: number): XidRecord | undefined {
+  const m = XID_LINE.exec(message);
+  if (!m?.[1] || !m[2]) return undefined;
+  const pci = pciKey(m[1]);
+  if (pci === null) return undefined;
+  return { pci, code: Number(m[2]), time, message: message.slice(message.indexOf("NVRM: Xid")).slice(0, 300) };
+}
+
+/**
+ * Keeps the Xid errors of the last `windowMs` per GPU, at most `perGpu` of them, so health
+ * can weigh recent ones and metrics can show the last code.
+ */
+export class XidHistory {
+  private readonly byPci = new Map<string, XidEvent[]>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly perGpu = 16,
+    private readonly maxGpus = 64,
+  ) {}
+
+  add(records: readonly XidRecord[]): void {
+    for (const r of records) {
+      let list = this.byPci.get(r.pci);
+      if (!list) {
+        // A flood of addresses that are no GPU of ours must not grow the map without end.
+        if (this.byPci.size >= this.maxGpus) continue;
+        list = [];
+        this.byPci.set(r.pci, list);
+      }
+      list.push({ code: r.code, time: r.time, message: r.message });
+      if (list.length > this.perGpu) list.splice(0, list.length - this.perGpu);
+    }
+  }
+
+  /** The recent errors of the GPU at `pciBusId`, oldest first. */
+  recent(pciBusId: string | null | undefined, now: number): XidEvent[] {
+    const key = pciKey(pciBusId);
+    if (key === null) return [];
+    const list = this.byPci.get(key);
+    if (!list) return [];
+    const fresh = list.filter((x) => now - x.time <= this.windowMs);
+    if (fresh.length !== list.length) this.byPci.set(key, fresh);
+    return [...fresh];
+  }
+}
