@@ -10,6 +10,9 @@ export const StartJob = z.object({
   engine: Engine,
   image: z.string().optional(),
   args: z.array(z.string()).default([]),
+  /** Engine settings from the deployment; tensor parallelism is the number of GPUs. */
+  gpuMemoryFraction: z.number().gt(0).max(1).optional(),
+  contextLength: z.number().int().min(1).max(100_000_000).optional(),
   /** GPU uuids the scheduler chose on this node. */
   gpus: z.array(z.string()).min(1),
 });

@@ -41,12 +41,18 @@ export class ControlLoop {
     await this.running;
   }
 
+  /**
+   * Fixed rate: a tick starts every `intervalMs` however long the last one took, but leaves at
+   * least a quarter interval between ticks, so a slow pass never starves heartbeats.
+   */
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      const started = Date.now();
       this.running = this.tick().finally(() => {
         this.running = undefined;
-        this.schedule(this.deps.intervalMs);
+        const { intervalMs } = this.deps;
+        this.schedule(Math.max(intervalMs / 4, intervalMs - (Date.now() - started)));
       });
     }, ms);
   }

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { waitFor } from "@enclave/runtime";
+import { createLogger, waitFor } from "@enclave/runtime";
+import { Redis } from "ioredis";
+import { LeaderLease } from "./leader-lease.js";
+import { AssignmentStore } from "./reconcile/assignment-store.js";
+import { keys } from "./redis-keys.js";
 import { node } from "./testing/fixtures.js";
-import { FakeNode, startTestRedis, startTestScheduler, type TestScheduler } from "./testing/harness.js";
+import { FakeNode, defer, startTestRedis, startTestScheduler, type TestScheduler, tokensOf } from "./testing/harness.js";
 
 const EU = "eu-central-1";
 
@@ -17,7 +21,7 @@ describe("leader lease", () => {
     const opts = { redisUrl: redis.url, nodes: ["eu-1"], deployments: [{ name: "chat", model: "org/chat", replicasPerRegion: { [EU]: 1 } }], nodeTtlMs: 5000 };
     const a = await startTestScheduler(t, opts);
     await waitFor(() => leads(a), { timeoutMs: 5000, what: "a to lead" });
-    const b = await startTestScheduler(t, { ...opts, tokens: { nodeTokens: a.nodeTokens, readerToken: a.readerToken } });
+    const b = await startTestScheduler(t, { ...opts, tokens: tokensOf(a) });
     new FakeNode(b, node("eu-1", EU, "EU")).start(t);
     // b serves reads (status written by a, nodes heartbeating to b) but does not lead.
     await waitFor(async () => {
@@ -29,5 +33,38 @@ describe("leader lease", () => {
 
     await a.scheduler.close();
     await waitFor(() => leads(b), { timeoutMs: 5000, what: "b to take over" });
+  });
+});
+
+describe("leader lease fencing", () => {
+  it("gives every holder a higher fencing token, and an ex-leader's writes fail once another holds the lease", async (t) => {
+    const redis = await startTestRedis(t);
+    const conn = new Redis(redis.url);
+    defer(t, () => conn.disconnect());
+    const log = createLogger("lease-test", "silent");
+    const a = new LeaderLease(conn, keys.leader, keys.leaderFence, 300);
+    const b = new LeaderLease(conn, keys.leader, keys.leaderFence, 300);
+    assert.equal(await a.acquire(), true);
+    assert.equal(await b.acquire(), false, "one holder at a time");
+    assert.equal(await a.acquire(), true, "the holder renews");
+    const store = new AssignmentStore(conn, log);
+    const placed = { nodeId: "eu-1", gpus: ["GPU-eu-1-0"], generation: 0 };
+    await store.apply(a.token!, null, new Map([["chat/eu-central-1/0", placed]]), []);
+
+    // a stalls past its TTL (a long GC pause, a partition): b takes over.
+    await waitFor(() => b.acquire(), { timeoutMs: 5000, what: "b to take the lease" });
+    const fence = (l: LeaderLease) => Number(l.token!.split(":")[1]);
+    assert.ok(fence(b) > Number(a.token!.split(":")[1]));
+    const { version } = await store.read();
+    await assert.rejects(store.apply(a.token!, version, new Map([["chat/eu-central-1/0", { ...placed, nodeId: "eu-2" }]]), []), /FENCED/);
+    await assert.rejects(store.checkLease(a.token!), /FENCED/);
+    assert.deepEqual((await store.all()).get("chat/eu-central-1/0"), placed, "the ex-leader changed nothing");
+    await store.checkLease(b.token!);
+    assert.equal(await a.acquire(), false, "and it cannot renew");
+
+    // The leader itself: a plan made from an older read is refused, so a write never lands on changes it did not see.
+    await store.apply(b.token!, version, new Map([["chat/eu-central-1/1", placed]]), []);
+    await assert.rejects(store.apply(b.token!, version, new Map([["chat/eu-central-1/2", placed]]), []), /assignments changed since they were read/);
+    assert.equal((await store.all()).size, 2);
   });
 });

@@ -27,6 +27,26 @@ export function createSchedulerMetrics(registry: Registry, sources: { routeWatch
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    deployments: new Gauge({ name: "enclave_scheduler_deployments", help: "Deployments stored, as of the last reconcile pass.", registers }),
+    freeGpus: new Gauge({
+      name: "enclave_scheduler_free_gpus",
+      help: "Healthy GPUs on schedulable nodes that no replica holds, by region, as of the last reconcile pass.",
+      labelNames: ["region"] as const,
+      registers,
+    }),
+    nPlusOne: new Gauge({
+      name: "enclave_scheduler_capacity_n_plus_one",
+      help: "1 when every replica of the region would still fit after losing its largest node, else 0.",
+      labelNames: ["region"] as const,
+      registers,
+    }),
+    movingReplicas: new Gauge({
+      name: "enclave_scheduler_moving_replicas",
+      help: "Replicas moving off a node (drain, rolling update, health unknown), by whether a replacement could be placed.",
+      labelNames: ["blocked"] as const,
+      registers,
+    }),
+    cordonedNodes: new Gauge({ name: "enclave_scheduler_cordoned_nodes", help: "Live nodes an operator drained.", registers }),
     leader: new Gauge({ name: "enclave_scheduler_leader", help: "1 while this replica holds the reconcile lease.", registers }),
     routeWatchers: new Gauge({
       name: "enclave_scheduler_route_watchers",

@@ -1,40 +1,95 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { SchedulerConfig } from "@enclave/contracts";
 import { TokenSet, bearer } from "@enclave/runtime";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { sendError } from "./errors.js";
 
-export type Principal = { role: "node"; id: string } | { role: "reader"; id: string };
+/**
+ * Who a token stands for. node: heartbeats for its own node; reader (gateways): the route table
+ * only; viewer: every read; operator: every read and the operator actions.
+ */
+export type Principal =
+  | { role: "node"; id: string }
+  | { role: "reader"; id: string }
+  | { role: "viewer"; id: string }
+  | { role: "operator"; id: string };
 
-/** Node and reader tokens, hashed, in one set: a token is recognised whatever it is allowed to do. */
-export function principalTokens(auth: SchedulerConfig["auth"]): TokenSet<Principal> {
-  return new TokenSet<Principal>([
-    ...auth.nodes.map((n) => ({ sha256: n.tokenSha256, value: { role: "node" as const, id: n.id } })),
-    ...auth.readers.map((r) => ({ sha256: r.tokenSha256, value: { role: "reader" as const, id: r.id } })),
-  ]);
-}
+/** What a request needs. */
+export type Need = { kind: "heartbeat"; nodeId: string } | { kind: "routes" } | { kind: "read" } | { kind: "operate" };
 
-export type AuthDecision = { ok: true; principal: Principal } | { ok: false; status: 401 | 403; message: string };
+export type AuthDecision = { ok: true; principal: Principal } | { ok: false; status: 401 | 403; message: string; principal?: Principal };
 
 /**
- * Unknown or missing token → 401; a known token without the right → 403.
- * `nodeId` given: only that node's own token may act for it.
+ * Every configured token, hashed, in one set: a token is recognised whatever it may do, so a
+ * known token without the right gets 403 and an unknown one 401. Comparisons are constant-time.
  */
-export function authorize(tokens: TokenSet<Principal>, authorization: string | undefined, need: { role: "reader" } | { role: "node"; nodeId: string }): AuthDecision {
-  const principal = tokens.match(bearer(authorization));
-  if (principal === undefined) return { ok: false, status: 401, message: "missing or unknown bearer token" };
-  if (need.role === "reader") {
-    return principal.role === "reader" ? { ok: true, principal } : { ok: false, status: 403, message: "this token may not read the scheduler API" };
+export class Authenticator {
+  private readonly tokens: TokenSet<Principal>;
+  /** Each node's own digest: a heartbeat compares against one digest instead of every token. */
+  private readonly nodeDigests: Map<string, Buffer>;
+
+  constructor(auth: SchedulerConfig["auth"]) {
+    this.tokens = new TokenSet<Principal>([
+      ...auth.nodes.map((n) => ({ sha256: n.tokenSha256, value: { role: "node" as const, id: n.id } })),
+      ...auth.readers.map((r) => ({ sha256: r.tokenSha256, value: { role: "reader" as const, id: r.id } })),
+      ...auth.operators.map((o) => ({ sha256: o.tokenSha256, value: { role: o.role, id: o.id } })),
+    ]);
+    this.nodeDigests = new Map(auth.nodes.map((n) => [n.id, Buffer.from(n.tokenSha256, "hex")]));
   }
-  if (principal.role !== "node") return { ok: false, status: 403, message: "only node tokens may send heartbeats" };
-  if (principal.id !== need.nodeId) return { ok: false, status: 403, message: "a node token may only heartbeat for its own node" };
-  return { ok: true, principal };
+
+  /** Whether a node id is configured at all. */
+  knowsNode(nodeId: string): boolean {
+    return this.nodeDigests.has(nodeId);
+  }
+
+  /** Missing or unknown token → 401; a known token without the right → 403. */
+  authorize(authorization: string | undefined, need: Need): AuthDecision {
+    const token = bearer(authorization);
+    if (need.kind === "heartbeat" && token !== undefined) {
+      // The hot path: one digest, compared in constant time; anything else takes the full lookup below.
+      const own = this.nodeDigests.get(need.nodeId);
+      if (own !== undefined && timingSafeEqual(own, createHash("sha256").update(token).digest())) return { ok: true, principal: { role: "node", id: need.nodeId } };
+    }
+    const principal = this.tokens.match(token);
+    if (principal === undefined) return { ok: false, status: 401, message: "missing or unknown bearer token" };
+    return decide(principal, need);
+  }
 }
 
-/** An `onRequest` hook for the read API: runs before any body is read. */
-export function requireReader(tokens: TokenSet<Principal>) {
+function decide(p: Principal, need: Need): AuthDecision {
+  const ok: AuthDecision = { ok: true, principal: p };
+  const deny = (message: string): AuthDecision => ({ ok: false, status: 403, message, principal: p });
+  switch (need.kind) {
+    case "heartbeat":
+      if (p.role !== "node") return deny("only node tokens may send heartbeats");
+      return p.id === need.nodeId ? ok : deny("a node token may only heartbeat for its own node");
+    case "routes":
+      return p.role === "reader" || p.role === "viewer" || p.role === "operator" ? ok : deny("this token may not read the route table");
+    case "read":
+      if (p.role === "viewer" || p.role === "operator") return ok;
+      return deny(p.role === "reader" ? "a route-reader token may only read the route table" : "this token may not read the scheduler API");
+    case "operate":
+      if (p.role === "operator") return ok;
+      return deny(p.role === "viewer" ? "a viewer token may only read; this action needs an operator token" : "this action needs an operator token");
+  }
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by `requireAuth` once the request is authorised. */
+    principal?: Principal;
+  }
+}
+
+/** An `onRequest` hook: runs before any body is read, so strangers cannot make us parse megabytes. */
+export function requireAuth(auth: Authenticator, need: Need | ((req: FastifyRequest) => Need), onDenied?: (req: FastifyRequest, d: AuthDecision & { ok: false }) => void) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    const d = authorize(tokens, req.headers.authorization, { role: "reader" });
-    if (!d.ok) return sendError(reply, d.status, d.status === 401 ? "unauthorized" : "forbidden", d.message);
-    return undefined;
+    const d = auth.authorize(req.headers.authorization, typeof need === "function" ? need(req) : need);
+    if (d.ok) {
+      req.principal = d.principal;
+      return undefined;
+    }
+    onDenied?.(req, d);
+    return sendError(reply, d.status, d.status === 401 ? "unauthorized" : "forbidden", d.message);
   };
 }

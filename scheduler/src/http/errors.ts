@@ -5,6 +5,7 @@ export type ErrorCode =
   | "forbidden"
   | "invalid_request"
   | "not_found"
+  | "conflict"
   | "payload_too_large"
   | "unsupported_media_type"
   | "too_many_watchers"
@@ -21,6 +22,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   401: "unauthorized",
   403: "forbidden",
   404: "not_found",
+  409: "conflict",
   413: "payload_too_large",
   415: "unsupported_media_type",
   503: "unavailable",

@@ -75,7 +75,7 @@ describe("node API", () => {
     assert.doesNotMatch(metrics, /enclave_scheduler_heartbeats_total\{result="ok"/);
   });
 
-  it("lists live nodes to readers only, with when each report arrived", async (t) => {
+  it("lists live nodes to viewers and operators, with when each report arrived, their state and replicas", async (t) => {
     const redis = await startTestRedis(t);
     const s = await startTestScheduler(t, { redisUrl: redis.url, nodes: ["eu-1", "us-1"] });
     const before = Date.now();
@@ -92,6 +92,11 @@ describe("node API", () => {
       ["us-1", "us-east-1", 4],
     ]);
     for (const n of list.nodes) assert.ok(n.receivedAt >= before && n.receivedAt <= Date.now());
+    assert.deepEqual(list.nodes.map((n) => [n.state, n.cordon, n.replicas]), [
+      ["ready", null, []],
+      ["ready", null, []],
+    ]);
+    assert.equal((await s.get("/v1/nodes", { token: s.readerToken })).status, 403, "the gateway's token reads routes only");
 
     const metrics = await (await s.get("/metrics", { token: null })).text();
     assert.match(metrics, /enclave_scheduler_heartbeats_total\{result="ok",component="scheduler"\} 2/);

@@ -1,36 +1,48 @@
-import { NodeReport, type NodeList } from "@enclave/contracts";
-import type { Logger, TokenSet } from "@enclave/runtime";
+import { DrainRequest, Id, NodeReport, type CordonResult, type NodeList } from "@enclave/contracts";
+import type { Logger } from "@enclave/runtime";
 import type { FastifyInstance } from "fastify";
+import type { OperatorAudit } from "../audit/operator-audit.js";
 import type { HeartbeatResult, SchedulerMetrics } from "../metrics.js";
+import type { AssignmentStore } from "../reconcile/assignment-store.js";
+import type { CordonStore } from "../registry/cordon-store.js";
 import type { NodeStore } from "../registry/node-store.js";
-import { authorize, requireReader, type Principal } from "./auth.js";
+import { nodeViews } from "../registry/node-view.js";
+import { requireAuth, type Authenticator } from "./auth.js";
 import { describeIssues } from "./describe-issues.js";
 import { sendError } from "./errors.js";
+import { auditDenied, runOperatorAction } from "./operator-action.js";
 
 export const HEARTBEAT_BODY_LIMIT = 1024 * 1024;
 
 export interface NodeApiDeps {
-  tokens: TokenSet<Principal>;
+  auth: Authenticator;
   nodes: NodeStore;
+  cordons: CordonStore;
+  assignments: AssignmentStore;
+  audit: OperatorAudit | undefined;
   metrics: SchedulerMetrics;
   log: Logger;
   /** Called after each accepted report (the route table may have changed). */
   onReport(nodeId: string): void;
+  /** A node was cordoned or uncordoned. */
+  onCordonChange(): void;
 }
 
-/** `POST /v1/nodes/:id/heartbeat` (the node's own token) and `GET /v1/nodes` (readers). */
+type IdParams = { Params: { id: string } };
+
+/**
+ * `POST /v1/nodes/:id/heartbeat` (the node's own token), `GET /v1/nodes` (viewers), and
+ * `POST /v1/nodes/:id/drain|uncordon` (operators, audited).
+ */
 export function registerNodeApi(app: FastifyInstance, deps: NodeApiDeps): void {
   const count = (result: HeartbeatResult) => deps.metrics.heartbeats.inc({ result });
 
-  app.post<{ Params: { id: string } }>("/v1/nodes/:id/heartbeat", {
+  app.post<IdParams>("/v1/nodes/:id/heartbeat", {
     bodyLimit: HEARTBEAT_BODY_LIMIT,
     // Authenticated before the body is read, so strangers cannot make us parse megabytes.
-    onRequest: async (req, reply) => {
-      const d = authorize(deps.tokens, req.headers.authorization, { role: "node", nodeId: req.params.id });
-      if (d.ok) return undefined;
-      count(d.status === 401 ? "unauthorized" : "forbidden");
-      return sendError(reply, d.status, d.status === 401 ? "unauthorized" : "forbidden", d.message);
-    },
+    onRequest: requireAuth(deps.auth, (req) => ({ kind: "heartbeat", nodeId: (req.params as { id: string }).id }), (_req, d) =>
+      count(d.status === 401 ? "unauthorized" : "forbidden"),
+    ),
     // Unreadable bodies (bad JSON, too large) fail before the handler; count them too.
     onError: async (_req, reply) => {
       if (reply.statusCode < 500) count("invalid");
@@ -63,13 +75,55 @@ export function registerNodeApi(app: FastifyInstance, deps: NodeApiDeps): void {
     },
   });
 
-  app.get("/v1/nodes", { onRequest: requireReader(deps.tokens) }, async (_req, reply) => {
+  app.get("/v1/nodes", { onRequest: requireAuth(deps.auth, { kind: "read" }) }, async (_req, reply) => {
     try {
-      const nodes: NodeList = { nodes: await deps.nodes.live() };
-      return nodes;
+      const [live, cordons, assignments] = await Promise.all([deps.nodes.live(), deps.cordons.all(), deps.assignments.all()]);
+      const list: NodeList = { nodes: nodeViews(live, cordons, assignments) };
+      return list;
     } catch (e) {
       deps.log.warn({ err: { message: (e as Error).message } }, "could not list nodes");
       return sendError(reply, 503, "unavailable", "the node registry is unavailable; retry later");
     }
   });
+
+  const nodeOf = async (id: string) => (await deps.nodes.live().catch(() => [])).find((n) => n.nodeId === id);
+
+  app.post<IdParams>("/v1/nodes/:id/drain", {
+    bodyLimit: 16 * 1024,
+    onRequest: requireAuth(deps.auth, { kind: "operate" }, auditDenied(deps, (req) => ({ action: "node.drain", nodeId: validId((req.params as { id: string }).id) }))),
+    handler: async (req, reply) => {
+      const id = req.params.id;
+      const body = DrainRequest.safeParse(req.body ?? {});
+      const node = Id.safeParse(id).success ? await nodeOf(id) : undefined;
+      return runOperatorAction(deps, req, reply, { action: "node.drain", nodeId: validId(id), region: node?.region ?? null, body: JSON.stringify(req.body ?? null) }, async () => {
+        if (!Id.safeParse(id).success || !deps.auth.knowsNode(id)) return { status: 404, code: "not_found", reason: `no node "${id.slice(0, 100)}" is configured` };
+        if (!body.success) return { status: 400, code: "invalid_request", reason: `invalid drain request: ${describeIssues(body.error.issues)}` };
+        const r = await deps.cordons.cordon(id, { since: Date.now(), by: req.principal?.id ?? "unknown", reason: body.data.reason ?? "" });
+        if (r.changed) deps.onCordonChange();
+        const result: CordonResult = { nodeId: id, cordon: r.cordon, changed: r.changed };
+        return { status: 200, reason: r.changed ? `cordoned ${id}; its replicas move to other nodes of ${node?.region ?? "its region"}` : `${id} was already cordoned`, body: result };
+      });
+    },
+  });
+
+  app.post<IdParams>("/v1/nodes/:id/uncordon", {
+    bodyLimit: 16 * 1024,
+    onRequest: requireAuth(deps.auth, { kind: "operate" }, auditDenied(deps, (req) => ({ action: "node.uncordon", nodeId: validId((req.params as { id: string }).id) }))),
+    handler: async (req, reply) => {
+      const id = req.params.id;
+      const node = Id.safeParse(id).success ? await nodeOf(id) : undefined;
+      return runOperatorAction(deps, req, reply, { action: "node.uncordon", nodeId: validId(id), region: node?.region ?? null }, async () => {
+        if (!Id.safeParse(id).success || !deps.auth.knowsNode(id)) return { status: 404, code: "not_found", reason: `no node "${id.slice(0, 100)}" is configured` };
+        const changed = await deps.cordons.uncordon(id);
+        if (changed) deps.onCordonChange();
+        const result: CordonResult = { nodeId: id, cordon: null, changed };
+        return { status: 200, reason: changed ? `uncordoned ${id}` : `${id} was not cordoned`, body: result };
+      });
+    },
+  });
+}
+
+/** A node id fit for an audit record, or null (the record never carries arbitrary path text). */
+function validId(id: string): string | null {
+  return Id.safeParse(id).success ? id : null;
 }

@@ -1,16 +1,17 @@
 import type { RouteTable } from "@enclave/contracts";
-import type { TokenSet } from "@enclave/runtime";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { RouteWatchers } from "../routes/route-watchers.js";
-import { requireReader, type Principal } from "./auth.js";
+import { requireAuth, type Authenticator } from "./auth.js";
 import { sendError } from "./errors.js";
 
 /** The longest a route long-poll is held, ms. */
 export const MAX_ROUTE_WAIT_MS = 25000;
 
 export interface RouteApiDeps {
-  tokens: TokenSet<Principal>;
+  auth: Authenticator;
   current(): RouteTable;
+  /** The table as JSON: the current one is serialised once, however many gateways fetch it. */
+  json(table: RouteTable): string;
   watchers: RouteWatchers;
 }
 
@@ -31,11 +32,12 @@ export function parseRouteQuery(q: Record<string, unknown>): Query {
  * given); otherwise held until a newer one appears or W ms pass, then the current table.
  */
 export function registerRouteApi(app: FastifyInstance, deps: RouteApiDeps): void {
-  app.get("/v1/routes", { onRequest: requireReader(deps.tokens) }, async (req, reply) => {
+  const send = (reply: FastifyReply, table: RouteTable) => reply.type("application/json; charset=utf-8").send(deps.json(table));
+  app.get("/v1/routes", { onRequest: requireAuth(deps.auth, { kind: "routes" }) }, async (req, reply) => {
     const q = parseRouteQuery(req.query as Record<string, unknown>);
     if (!q.ok) return sendError(reply, 400, "invalid_request", q.message);
     const table = deps.current();
-    if (q.after === undefined || table.version > q.after || q.waitMs === 0) return table;
+    if (q.after === undefined || table.version > q.after || q.waitMs === 0) return send(reply, table);
     const w = deps.watchers.watch(q.after, q.waitMs);
     if (!w.ok) {
       return w.reason === "full"
@@ -46,7 +48,7 @@ export function registerRouteApi(app: FastifyInstance, deps: RouteApiDeps): void
     const onClose = () => w.cancel();
     reply.raw.once("close", onClose);
     try {
-      return await w.wait;
+      return send(reply, await w.wait);
     } finally {
       reply.raw.off("close", onClose);
     }

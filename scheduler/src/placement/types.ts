@@ -10,6 +10,10 @@ export interface PlacementContext {
   readonly taken: TakenGpus;
   /** Replicas of this deployment already on each node, by node id. */
   readonly replicasByNode: ReadonlyMap<string, number>;
+  /** Nodes an operator drained: they take no new replicas. */
+  readonly cordoned: ReadonlySet<string>;
+  /** The node's GPUs that could host one GPU of this replica (see `freeGpus`), computed once per node. */
+  free(node: NodeReport): readonly GpuTelemetry[];
 }
 
 export type FilterStatus = { ok: true } | { ok: false; reason: string };
@@ -25,5 +29,8 @@ export interface ScorePlugin {
   readonly name: string;
   score(ctx: PlacementContext, node: NodeReport, freeGpus: readonly GpuTelemetry[]): number;
 }
+
+/** binpack fills nodes (whole nodes stay free for large replicas); spread puts one deployment's replicas on different nodes. */
+export type PlacementStrategy = "binpack" | "spread";
 
 export type PlacementResult = { ok: true; nodeId: string; gpus: string[] } | { ok: false; reason: string };

@@ -8,8 +8,23 @@ export interface DesiredReplica {
   readonly key: string;
 }
 
-/** Every replica the configuration asks for, in a stable order: deployments as configured, regions sorted, ordinals ascending. */
-export function desiredReplicas(deployments: readonly Deployment[]): DesiredReplica[] {
+const memo = new WeakMap<readonly Deployment[], DesiredReplica[]>();
+
+/**
+ * Every replica the deployments ask for, in a stable order: deployments as given, regions sorted,
+ * ordinals ascending. The same array gives the same (shared, never to be mutated) list: the
+ * deployment store hands out one array per version, so keys are built once per change, not per pass.
+ */
+export function desiredReplicas(deployments: readonly Deployment[]): readonly DesiredReplica[] {
+  let list = memo.get(deployments);
+  if (list === undefined) {
+    list = build(deployments);
+    memo.set(deployments, list);
+  }
+  return list;
+}
+
+function build(deployments: readonly Deployment[]): DesiredReplica[] {
   const out: DesiredReplica[] = [];
   for (const deployment of deployments) {
     for (const region of Object.keys(deployment.replicasPerRegion).sort()) {

@@ -10,6 +10,8 @@ const chat = deployment({ name: "chat", replicasPerRegion: { [EU]: 1 }, jurisdic
 const key = "chat/eu-central-1/0";
 const ref = (generation: number, replica = 0, region = EU, dep = "chat"): ReplicaRef => ({ deployment: dep, region, replica, generation });
 const at = (nodeId: string | null, generation: number, gpus = nodeId ? [`GPU-${nodeId}-0`] : []): ReplicaAssignment => ({ nodeId, gpus, generation });
+/** Where each changed replica went, without the bookkeeping fields (template, placedAt, failures). */
+const core = (m: ReadonlyMap<string, ReplicaAssignment>) => new Map([...m].map(([k, a]) => [k, { nodeId: a.nodeId, gpus: a.gpus, generation: a.generation }]));
 
 describe("planReconcile", () => {
   it("places a new replica in its region, stores it and sends a start job", () => {
@@ -18,7 +20,7 @@ describe("planReconcile", () => {
       nodes: [node("us-1", US, "US", { gpus: 8 }), node("eu-2", EU, "EU"), node("eu-1", EU, "EU")],
       assignments: new Map(),
     });
-    assert.deepEqual(plan.changed, new Map([[key, at("eu-1", 0)]]));
+    assert.deepEqual(core(plan.changed), new Map([[key, at("eu-1", 0)]]));
     assert.deepEqual(plan.starts, [
       { nodeId: "eu-1", job: { kind: "start", replica: ref(0), model: "org/chat", engine: "vllm", args: [], gpus: ["GPU-eu-1-0"] } },
     ]);
@@ -52,7 +54,7 @@ describe("planReconcile", () => {
       assignments: new Map([[key, at("eu-1", 0)]]),
     });
     assert.deepEqual(plan.moved, [{ key, fromNode: "eu-1", reason: "node eu-1 is gone" }]);
-    assert.deepEqual(plan.changed, new Map([[key, at("eu-2", 1)]]));
+    assert.deepEqual(core(plan.changed), new Map([[key, at("eu-2", 1)]]));
     assert.deepEqual(plan.starts.map((s) => [s.nodeId, s.job.replica.generation]), [["eu-2", 1]]);
   });
 
@@ -65,14 +67,14 @@ describe("planReconcile", () => {
     const reason = `${EU}: 0/1 nodes available: 1 in another region`;
     assert.deepEqual(plan.starts, []);
     assert.deepEqual(plan.stops, []);
-    assert.deepEqual(plan.changed, new Map([[key, at(null, 4)]]));
+    assert.deepEqual(core(plan.changed), new Map([[key, at(null, 4)]]));
     assert.deepEqual(plan.unplaced, [{ key, deployment: "chat", region: EU, reason }]);
     assert.deepEqual(plan.status[0]?.regions, [{ region: EU, desired: 1, ready: 0, state: "degraded", reason: `1/1 replicas unplaced: ${reason}` }]);
   });
 
   it("an unplaced replica gets a newer generation than any earlier placement once a node returns", () => {
     const plan = planReconcile({ deployments: [chat], nodes: [node("eu-1", EU, "EU")], assignments: new Map([[key, at(null, 4)]]) });
-    assert.deepEqual(plan.changed, new Map([[key, at("eu-1", 5)]]));
+    assert.deepEqual(core(plan.changed), new Map([[key, at("eu-1", 5)]]));
     assert.deepEqual(plan.starts.map((s) => s.job.replica.generation), [5]);
   });
 
@@ -91,7 +93,7 @@ describe("planReconcile", () => {
     });
     assert.deepEqual(plan.moved, [{ key, fromNode: "eu-1", reason: "backend failed on node eu-1: exited 1" }]);
     // eu-1's GPU 0 is still held by the failed backend: bin-pack prefers eu-1 (fewer left) but not that GPU.
-    assert.deepEqual(plan.changed, new Map([[key, at("eu-1", 1, ["GPU-eu-1-1"])]]));
+    assert.deepEqual(core(plan.changed), new Map([[key, at("eu-1", 1, ["GPU-eu-1-1"])]]));
     assert.deepEqual(plan.stops, [{ nodeId: "eu-1", job: { kind: "stop", backendId: failed.id, reason: "replaced by generation 1 on eu-1" } }]);
   });
 
@@ -167,14 +169,16 @@ describe("planReconcile", () => {
     assert.equal(used.size, 8);
   });
 
-  it("spreads the replicas of one deployment over the nodes of its region", () => {
+  it("bin-packs by default and spreads the replicas of one deployment when configured to", () => {
     const two = deployment({ name: "two", replicasPerRegion: { [EU]: 2, [US]: 1 } });
-    const plan = planReconcile({
-      deployments: [two],
-      nodes: [node("eu-1", EU, "EU"), node("eu-2", EU, "EU"), node("us-1", US, "US")],
-      assignments: new Map(),
-    });
-    assert.deepEqual(plan.starts.map((s) => [s.job.replica.region, s.job.replica.replica, s.nodeId]), [
+    const input = { deployments: [two], nodes: [node("eu-1", EU, "EU"), node("eu-2", EU, "EU"), node("us-1", US, "US")], assignments: new Map() };
+    const where = (p: ReturnType<typeof planReconcile>) => p.starts.map((s) => [s.job.replica.region, s.job.replica.replica, s.nodeId]);
+    assert.deepEqual(where(planReconcile(input)), [
+      [EU, 0, "eu-1"],
+      [EU, 1, "eu-1"],
+      [US, 0, "us-1"],
+    ]);
+    assert.deepEqual(where(planReconcile({ ...input, options: { strategy: "spread" } })), [
       [EU, 0, "eu-1"],
       [EU, 1, "eu-2"],
       [US, 0, "us-1"],
@@ -184,7 +188,7 @@ describe("planReconcile", () => {
   it("adopts a running backend of a replica with no record instead of starting another", () => {
     const running = backend("eu-2", ref(7));
     const plan = planReconcile({ deployments: [chat], nodes: [node("eu-1", EU, "EU"), node("eu-2", EU, "EU", { backends: [running] })], assignments: new Map() });
-    assert.deepEqual(plan.changed, new Map([[key, at("eu-2", 7)]]));
+    assert.deepEqual(core(plan.changed), new Map([[key, at("eu-2", 7)]]));
     assert.deepEqual([plan.starts, plan.stops], [[], []]);
     assert.equal(plan.status[0]?.regions[0]?.state, "ready");
   });
@@ -195,7 +199,7 @@ describe("planReconcile", () => {
       nodes: [node("eu-1", EU, "EU", { backends: [backend("eu-1", ref(4))] })],
       assignments: new Map([[key, at(null, 4)]]),
     });
-    assert.deepEqual(back.changed, new Map([[key, at("eu-1", 4)]]));
+    assert.deepEqual(core(back.changed), new Map([[key, at("eu-1", 4)]]));
     assert.deepEqual([back.starts, back.stops], [[], []]);
 
     const stale = planReconcile({

@@ -5,7 +5,7 @@ import { waitFor } from "@enclave/runtime";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { backend, node } from "../testing/fixtures.js";
-import { FakeNode, startTestRedis, startTestScheduler, type TestScheduler, defer } from "../testing/harness.js";
+import { FakeNode, startTestRedis, startTestScheduler, type TestScheduler, defer, tokensOf } from "../testing/harness.js";
 
 const EU = "eu-central-1";
 const US = "us-east-1";
@@ -63,7 +63,7 @@ describe("reconcile loop", () => {
     eu1.report = node("eu-1", EU, "EU", { gpus: 2, backends: [backend("eu-1", ref(0), { model: "org/chat" })] });
     await waitFor(async () => (await status(s)).deployments[0]?.regions[0]?.state === "ready", { timeoutMs: 5000, what: "ready" });
     const ready = await status(s);
-    assert.deepEqual(ready.deployments, [{ name: "chat", model: "org/chat", regions: [{ region: EU, desired: 1, ready: 1, state: "ready", reason: "" }] }]);
+    assert.deepEqual(ready.deployments, [{ name: "chat", model: "org/chat", generation: 1, regions: [{ region: EU, desired: 1, ready: 1, state: "ready", reason: "" }] }]);
 
     // eu-1 goes silent: after its TTL the replica is placed again on eu-2 with generation 1.
     await eu1.stop();
@@ -134,7 +134,7 @@ describe("reconcile loop", () => {
     await eu1.stop();
     await eu2.stop();
     await s1.scheduler.close();
-    const s2 = await startTestScheduler(t, { ...opts, tokens: { nodeTokens: s1.nodeTokens, readerToken: s1.readerToken } });
+    const s2 = await startTestScheduler(t, { ...opts, tokens: tokensOf(s1) });
     new FakeNode(s2, node("eu-1", EU, "EU", { backends: [backend("eu-1", ref(0))] })).start(t);
     new FakeNode(s2, node("eu-2", EU, "EU")).start(t);
     await waitFor(async () => (await status(s2)).deployments[0]?.regions[0]?.state === "ready", { timeoutMs: 5000, what: "ready after restart" });

@@ -4,13 +4,20 @@ import type { Deployment, NodeReport, RouteEntry, RouteModel, RouteTable } from 
 export type RouteContent = Pick<RouteTable, "models" | "entries">;
 
 /**
- * Ready backends of live nodes, with the node's region and jurisdiction (where processing
- * happens is where the hardware is), and every configured model with the regions it is meant
- * for. Metadata only. Sorted, so equal inputs give equal content.
+ * Ready backends of live, ready nodes (a node whose health failed serves nothing), with the
+ * node's region and jurisdiction (where processing happens is where the hardware is), its state,
+ * and every deployed model with the regions it is meant for. Metadata only. Sorted, so equal
+ * inputs give equal content.
+ *
+ * `draining`: cordoned nodes whose replicas all have ready replacements elsewhere; their
+ * backends are about to stop, so gateways should send them nothing new. A cordoned node whose
+ * replicas still serve stays `ready` until then: draining never dips serving capacity.
  */
-export function buildRouteContent(nodes: readonly NodeReport[], deployments: readonly Deployment[]): RouteContent {
+export function buildRouteContent(nodes: readonly NodeReport[], deployments: readonly Deployment[], draining: ReadonlySet<string> = new Set()): RouteContent {
   const entries: RouteEntry[] = [];
   for (const n of nodes) {
+    if (n.health.state === "failed") continue;
+    const nodeState = draining.has(n.nodeId) ? ("draining" as const) : ("ready" as const);
     for (const b of n.backends) {
       if (b.state !== "ready") continue;
       entries.push({
@@ -22,6 +29,7 @@ export function buildRouteContent(nodes: readonly NodeReport[], deployments: rea
         jurisdiction: n.jurisdiction,
         url: b.baseUrl,
         load: b.load === null ? null : { running: b.load.running, waiting: b.load.waiting, kvCacheUsage: b.load.kvCacheUsage },
+        nodeState,
       });
     }
   }

@@ -4,7 +4,7 @@ import { RouteTable } from "@enclave/contracts";
 import { waitFor } from "@enclave/runtime";
 import { Redis } from "ioredis";
 import { backend, node } from "../testing/fixtures.js";
-import { FakeNode, startTestRedis, startTestScheduler, type TestScheduler, defer } from "../testing/harness.js";
+import { FakeNode, startTestRedis, startTestScheduler, type TestScheduler, defer, tokensOf } from "../testing/harness.js";
 
 const EU = "eu-central-1";
 const ref = { deployment: "chat", region: EU, replica: 0, generation: 0 };
@@ -58,6 +58,7 @@ describe("route table API", () => {
         jurisdiction: "EU",
         url: "http://10.0.0.5:8000",
         load: { running: 2, waiting: 1, kvCacheUsage: 0.25 },
+        nodeState: "ready",
       },
     ]);
     assert.equal(await metric(s, "enclave_scheduler_route_table_version"), after.version);
@@ -137,7 +138,7 @@ describe("route table API", () => {
       const tb = await routes(first);
       return tb.entries.length === 1 ? tb.version : undefined;
     }, { timeoutMs: 5000, what: "a routable backend" });
-    const tokens = { nodeTokens: first.nodeTokens, readerToken: first.readerToken };
+    const tokens = tokensOf(first);
     await first.scheduler.close();
 
     // Same content after a restart: the stored version is kept, not bumped, never lowered.

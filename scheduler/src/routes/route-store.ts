@@ -1,7 +1,5 @@
-import { RouteTable } from "@enclave/contracts";
 import type { Redis } from "ioredis";
 import { keys } from "../redis-keys.js";
-import { safeJson } from "../safe-json.js";
 
 // Writes only a newer version, so concurrent scheduler replicas never move the stored version back.
 const STORE_IF_NEWER = `
@@ -13,24 +11,25 @@ if tonumber(ARGV[1]) > v then
 end
 return 0`;
 
-/** The last published route table in Redis. */
+/** What scheduler replicas share about the route table: its version and the digest of its content (not the table: each builds it from the nodes). */
+export interface StoredRoutes {
+  version: number;
+  /** null when only a version is stored (an older scheduler wrote the table, or Redis lost the digest). */
+  digest: string | null;
+}
+
 export class RouteStore {
   constructor(private readonly redis: Redis) {}
 
-  /** null when none is stored (first start, or Redis was wiped). */
-  async get(): Promise<RouteTable | null> {
-    const [version, text] = await this.redis.mget(keys.routesVersion, keys.routes);
-    if (version == null || text == null) return null;
-    // The version key is what the compare-and-set guards, so it is the one that counts.
-    const v = Number(version) || 0;
-    const parsed = RouteTable.safeParse(safeJson(text));
-    if (!parsed.success) return { version: v, generatedAt: 0, models: [], entries: [] };
-    return { ...parsed.data, version: Math.max(v, parsed.data.version) };
+  /** version 0 when none is stored (first start, or Redis was wiped). */
+  async get(): Promise<StoredRoutes> {
+    const [version, digest] = await this.redis.mget(keys.routesVersion, keys.routesDigest);
+    return { version: Number(version ?? 0) || 0, digest: typeof digest === "string" && /^[0-9a-f]{64}$/.test(digest) ? digest : null };
   }
 
   /** false when a newer or equal version is already stored. */
-  async putIfNewer(table: RouteTable): Promise<boolean> {
-    const r = await this.redis.eval(STORE_IF_NEWER, 2, keys.routesVersion, keys.routes, String(table.version), JSON.stringify(table));
-    return r === 1;
+  async putIfNewer(r: { version: number; digest: string }): Promise<boolean> {
+    const res = await this.redis.eval(STORE_IF_NEWER, 2, keys.routesVersion, keys.routesDigest, String(r.version), r.digest);
+    return res === 1;
   }
 }

@@ -1,19 +1,32 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { SchedulerConfig, type DeploymentInput, type NodeReport } from "@enclave/contracts";
 import { createLogger, sha256Hex, startRedisServer, type RedisServer } from "@enclave/runtime";
 import { startScheduler, type Scheduler } from "../scheduler.js";
 
-/** A scheduler on a free port with one token per node and one reader token; everything closed when the test ends. */
-export interface TestScheduler {
+export interface TestTokens {
+  nodeTokens: Map<string, string>;
+  /** The gateway's route-reader token. */
+  readerToken: string;
+  viewerToken: string;
+  operatorToken: string;
+}
+
+/** A scheduler on a free port with one token per node, a reader, a viewer and an operator token; everything closed when the test ends. */
+export interface TestScheduler extends TestTokens {
   scheduler: Scheduler;
   url: string;
-  nodeTokens: Map<string, string>;
-  readerToken: string;
+  /** The operator audit log (JSON lines), or null when the test asked for none. */
+  auditFile: string | null;
   /** POSTs a heartbeat with the node's own token (or `token`). */
   heartbeat(report: NodeReport | unknown, opts?: { nodeId?: string; token?: string | null }): Promise<Response>;
-  /** GET with the reader token (or `token`; null for none). */
+  /** GET with the viewer token (or `token`; null for none). */
   get(path: string, opts?: { token?: string | null; signal?: AbortSignal }): Promise<Response>;
+  /** A JSON request with the operator token (or `token`; null for none). */
+  send(method: "PUT" | "POST" | "DELETE", path: string, body?: unknown, opts?: { token?: string | null }): Promise<Response>;
 }
 
 export interface TestSchedulerOptions {
@@ -23,7 +36,11 @@ export interface TestSchedulerOptions {
   nodeTtlMs?: number;
   reconcileIntervalMs?: number;
   /** Reuse tokens across a restart. */
-  tokens?: { nodeTokens: Map<string, string>; readerToken: string };
+  tokens?: TestTokens;
+  /** null: no audit log (operator actions refused); default: a file in a temporary directory. */
+  auditFile?: string | null;
+  placement?: Partial<SchedulerConfig["placement"]>;
+  tls?: SchedulerConfig["tls"];
 }
 
 const stacks = new WeakMap<TestContext, (() => unknown)[]>();
@@ -53,6 +70,11 @@ export function defer(t: TestContext, fn: () => unknown): void {
   stack.push(fn);
 }
 
+/** The tokens of a running test scheduler, to start another one (a restart, a second replica) that accepts them. */
+export function tokensOf(s: TestTokens): TestTokens {
+  return { nodeTokens: s.nodeTokens, readerToken: s.readerToken, viewerToken: s.viewerToken, operatorToken: s.operatorToken };
+}
+
 export function newToken(): string {
   return randomBytes(24).toString("base64url");
 }
@@ -60,6 +82,17 @@ export function newToken(): string {
 export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions): Promise<TestScheduler> {
   const nodeTokens = o.tokens?.nodeTokens ?? new Map(o.nodes.map((id) => [id, `node-${newToken()}`]));
   const readerToken = o.tokens?.readerToken ?? `reader-${newToken()}`;
+  const viewerToken = o.tokens?.viewerToken ?? `viewer-${newToken()}`;
+  const operatorToken = o.tokens?.operatorToken ?? `operator-${newToken()}`;
+  let auditFile: string | null = null;
+  if (o.auditFile !== null) {
+    if (o.auditFile !== undefined) auditFile = o.auditFile;
+    else {
+      const dir = mkdtempSync(join(tmpdir(), "enclave-sched-audit-"));
+      defer(t, () => rmSync(dir, { recursive: true, force: true }));
+      auditFile = join(dir, "scheduler.jsonl");
+    }
+  }
   const config = SchedulerConfig.parse({
     listen: { host: "127.0.0.1", port: 0 },
     logLevel: process.env["TEST_LOG_LEVEL"] ?? "silent",
@@ -69,7 +102,14 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
     auth: {
       nodes: [...nodeTokens].map(([id, token]) => ({ id, tokenSha256: sha256Hex(token) })),
       readers: [{ id: "gateway", tokenSha256: sha256Hex(readerToken) }],
+      operators: [
+        { id: "alice-viewer", tokenSha256: sha256Hex(viewerToken), role: "viewer" },
+        { id: "bob-operator", tokenSha256: sha256Hex(operatorToken), role: "operator" },
+      ],
     },
+    ...(auditFile !== null ? { audit: { file: auditFile } } : {}),
+    ...(o.placement ? { placement: o.placement } : {}),
+    ...(o.tls ? { tls: o.tls } : {}),
     deployments: o.deployments ?? [],
   });
   const scheduler = await startScheduler(config, { log: createLogger("scheduler-test", config.logLevel) });
@@ -80,6 +120,9 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
     url,
     nodeTokens,
     readerToken,
+    viewerToken,
+    operatorToken,
+    auditFile,
     heartbeat: (report, opts = {}) => {
       const nodeId = opts.nodeId ?? (report as NodeReport).nodeId;
       const token = opts.token === undefined ? nodeTokens.get(nodeId) : opts.token;
@@ -91,10 +134,19 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
       });
     },
     get: (path, opts = {}) => {
-      const token = opts.token === undefined ? readerToken : opts.token;
+      const token = opts.token === undefined ? viewerToken : opts.token;
       return fetch(`${url}${path}`, {
         headers: token ? { authorization: `Bearer ${token}` } : {},
         signal: opts.signal ?? AbortSignal.timeout(30000),
+      });
+    },
+    send: (method, path, body, opts = {}) => {
+      const token = opts.token === undefined ? operatorToken : opts.token;
+      return fetch(`${url}${path}`, {
+        method,
+        headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(10000),
       });
     },
   };

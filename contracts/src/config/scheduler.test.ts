@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, SchedulerConfig, parseConfigText } from "../index.js";
+
+const a = "a".repeat(64);
+const b = "b".repeat(64);
+
+function problems(text: string): { path: string; message: string }[] {
+  try {
+    parseConfigText(SchedulerConfig, text, "s.yaml");
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    return [...e.problems];
+  }
+  assert.fail("expected the config to be rejected");
+}
+
+test("a scheduler config gets placement defaults; audit and TLS stay off unless set", () => {
+  const c = parseConfigText(SchedulerConfig, `auth: { operators: [{ id: ops, tokenSha256: "${a}", role: operator }] }\n`, "s.yaml");
+  assert.deepEqual(c.placement, { strategy: "binpack", startTimeoutMs: 180000, failureBackoff: { initialMs: 10000, maxMs: 300000 } });
+  assert.equal(c.audit, undefined);
+  assert.equal(c.tls, undefined);
+  const full = parseConfigText(
+    SchedulerConfig,
+    `tls: { certFile: /etc/enclave/s.pem, keyFile: /etc/enclave/s.key }\naudit: { file: /var/lib/enclave/audit/scheduler.jsonl }\nplacement: { strategy: spread }\nauth: {}\n`,
+    "s.yaml",
+  );
+  assert.deepEqual([full.audit?.emitter, full.placement.strategy, full.tls?.certFile], ["scheduler", "spread", "/etc/enclave/s.pem"]);
+});
+
+test("one token digest stands for one principal; roles are viewer or operator", () => {
+  const dup = problems(`auth:\n  nodes: [{ id: n1, tokenSha256: "${a}" }]\n  operators: [{ id: ops, tokenSha256: "${a}", role: operator }, { id: v, tokenSha256: "${b}", role: viewer }]\n`);
+  assert.deepEqual(dup.map((p) => p.path), ["auth.operators[0].tokenSha256"]);
+  assert.match(dup[0]!.message, /already listed/);
+  const role = problems(`auth:\n  operators: [{ id: v, tokenSha256: "${b}", role: admin }]\n`);
+  assert.deepEqual(role.map((p) => p.path), ["auth.operators[0].role"]);
+});
+
+test("deployment selectors and allowDegraded are validated, with defaults", () => {
+  const c = parseConfigText(
+    SchedulerConfig,
+    `auth: {}\ndeployments:\n  - { name: d, model: m, replicasPerRegion: { eu-central-1: 1 }, selectors: { nodes: ["gpu-eu-*"], gpuModels: [H100] } }\n`,
+    "s.yaml",
+  );
+  assert.deepEqual([c.deployments[0]?.allowDegraded, c.deployments[0]?.selectors?.nodes], [false, ["gpu-eu-*"]]);
+  const bad = problems(`auth: {}\ndeployments:\n  - { name: d, model: m, replicasPerRegion: { eu-central-1: 1 }, selectors: { nodes: ["bad node"], colour: x }, allowDegraded: maybe }\n`);
+  const paths = bad.map((p) => p.path);
+  assert.ok(paths.includes("deployments[0].selectors.nodes[0]"), paths.join(","));
+  assert.ok(paths.includes("deployments[0].allowDegraded"), paths.join(","));
+  assert.ok(paths.includes("deployments[0].selectors"), paths.join(","));
+});
