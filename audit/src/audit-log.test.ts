@@ -6,7 +6,14 @@ import { join } from "node:path";
 import { GENESIS_HASH, type AuditEvent } from "@enclave/contracts";
 import { AuditLog } from "./audit-log.js";
 import { recordHash } from "./record-hash.js";
-import { verifyAuditFile } from "./verify.js";
+import { verifyAuditFile, type VerifyResult } from "./verify.js";
+
+/** Whole: no problems, `n` records read. */
+function assertIntact(v: VerifyResult, n: number): void {
+  assert.deepEqual(v.problems, []);
+  assert.equal(v.ok, true);
+  assert.equal(v.records, n);
+}
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "enclave-audit-"));
@@ -49,7 +56,7 @@ test("appends chain records and the file verifies", async (t) => {
   const lines = await readLines(file);
   assert.equal(lines.length, 2);
   assert.deepEqual(JSON.parse(lines[1]!), r1);
-  assert.deepEqual(await verifyAuditFile(file), { ok: true, records: 2, problems: [] });
+  assertIntact(await verifyAuditFile(file), 2);
 });
 
 test("concurrent appends are written in call order", async (t) => {
@@ -71,7 +78,7 @@ test("an invalid event is rejected, writes nothing and does not break the chain"
   await assert.rejects(log.append({ ...event(2), latencyMs: NaN }), /invalid audit event/);
   const r = await log.append(event(3));
   assert.equal(r.seq, 1);
-  assert.deepEqual(await verifyAuditFile(file), { ok: true, records: 2, problems: [] });
+  assertIntact(await verifyAuditFile(file), 2);
 });
 
 test("reopening continues the chain across a restart", async (t) => {
@@ -87,7 +94,7 @@ test("reopening continues the chain across a restart", async (t) => {
   const next = await second.append(event(2));
   assert.equal(next.seq, 2);
   assert.equal(next.prevHash, last.hash);
-  assert.deepEqual(await verifyAuditFile(file), { ok: true, records: 3, problems: [] });
+  assertIntact(await verifyAuditFile(file), 3);
 });
 
 test("a torn last line is cut on open and the chain continues from the last good record", async (t) => {
@@ -105,7 +112,7 @@ test("a torn last line is cut on open and the chain continues from the last good
   const next = await second.append(event(2));
   assert.equal(next.seq, 2);
   assert.equal(next.prevHash, good.hash);
-  assert.deepEqual(await verifyAuditFile(file), { ok: true, records: 3, problems: [] });
+  assertIntact(await verifyAuditFile(file), 3);
 });
 
 test("a crash tail of NUL bytes ending in a newline is cut too", async (t) => {
@@ -164,7 +171,7 @@ test("an empty file opens and verifies", async (t) => {
   await writeFile(file, "");
   const log = await openLog(t, file);
   assert.equal(log.repairedBytes, 0);
-  assert.deepEqual(await verifyAuditFile(file), { ok: true, records: 0, problems: [] });
+  assertIntact(await verifyAuditFile(file), 0);
 });
 
 test("verifyAuditFile names an altered line in a written file", async (t) => {

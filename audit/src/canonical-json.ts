@@ -7,40 +7,71 @@
  * outside an object property, and cycles.
  */
 export function canonicalJson(v: unknown): string {
-  return write(v, new Set(), "$");
+  try {
+    return write(v, []);
+  } catch (e) {
+    if (e instanceof Unencodable) throw new TypeError(`canonicalJson: ${e.what} at $${e.path.join("")}`);
+    throw e;
+  }
 }
 
-function write(v: unknown, seen: Set<object>, path: string): string {
+/** Carries the path outwards only when something fails, so the hot path builds no path strings. */
+class Unencodable extends Error {
+  readonly path: string[] = [];
+  constructor(readonly what: string) {
+    super(what);
+  }
+}
+
+function write(v: unknown, stack: object[]): string {
   if (v === null) return "null";
   switch (typeof v) {
     case "string":
-    case "boolean":
       return JSON.stringify(v);
+    case "boolean":
+      return v ? "true" : "false";
     case "number":
-      if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: non-finite number at ${path}`);
+      if (!Number.isFinite(v)) throw new Unencodable("non-finite number");
       return JSON.stringify(v);
     case "object":
       break;
     default:
-      throw new TypeError(`canonicalJson: cannot encode ${typeof v} at ${path}`);
+      throw new Unencodable(`cannot encode ${typeof v}`);
   }
   const obj = v as object;
-  if (seen.has(obj)) throw new TypeError(`canonicalJson: cycle at ${path}`);
-  seen.add(obj);
+  if (stack.includes(obj)) throw new Unencodable("cycle");
+  stack.push(obj);
   try {
     if (Array.isArray(obj)) {
-      return "[" + obj.map((x, i) => write(x, seen, `${path}[${i}]`)).join(",") + "]";
+      let out = "[";
+      for (let i = 0; i < obj.length; i++) {
+        try {
+          out += (i === 0 ? "" : ",") + write(obj[i], stack);
+        } catch (e) {
+          if (e instanceof Unencodable) e.path.unshift(`[${i}]`);
+          throw e;
+        }
+      }
+      return out + "]";
     }
     const toJSON = (obj as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === "function") return write(toJSON.call(obj), seen, path);
-    const parts: string[] = [];
-    for (const key of Object.keys(obj).sort()) {
+    if (typeof toJSON === "function") return write(toJSON.call(obj), stack);
+    const keys = Object.keys(obj).sort();
+    let out = "{";
+    let first = true;
+    for (const key of keys) {
       const x = (obj as Record<string, unknown>)[key];
       if (x === undefined) continue; // as JSON.stringify: an absent property
-      parts.push(JSON.stringify(key) + ":" + write(x, seen, `${path}.${key}`));
+      try {
+        out += (first ? "" : ",") + JSON.stringify(key) + ":" + write(x, stack);
+      } catch (e) {
+        if (e instanceof Unencodable) e.path.unshift(`.${key}`);
+        throw e;
+      }
+      first = false;
     }
-    return "{" + parts.join(",") + "}";
+    return out + "}";
   } finally {
-    seen.delete(obj);
+    stack.pop();
   }
 }

@@ -1,4 +1,22 @@
 export { canonicalJson } from "./canonical-json.js";
-export { recordHash } from "./record-hash.js";
+export { recordHash, entryHash } from "./record-hash.js";
+/** Deprecated single-file log (no group commit, no shipping); kept for its callers until they move to AuditTrail. */
 export { AuditLog } from "./audit-log.js";
-export { verifyAuditLines, verifyAuditFile, type VerifyProblem, type VerifyResult } from "./verify.js";
+export { AuditTrail, openAuditTrail, buildSink, type AuditTrailOptions, type TrailStats, type ChainStats } from "./trail.js";
+export { Spool, SpoolFullError, type SpoolOptions, type SegmentInfo } from "./spool/spool.js";
+export { SpoolBudget, admits, fits, type Admission, type BudgetPolicy, type BudgetState } from "./spool/budget.js";
+export { SpoolReader, type SpooledEntry, type SpoolPosition } from "./spool/spool-reader.js";
+export { encodeFrame, decodeFrame } from "./spool/frame.js";
+export { scanSegment, type SegmentScan } from "./spool/scan-segment.js";
+export { SegmentHeader, segmentName } from "./spool/segment-header.js";
+export { Shipper, type ShipperStats, type ShippingOptions } from "./ship/shipper.js";
+export type { AuditSink } from "./ship/sink.js";
+export { syslogSink } from "./ship/syslog-sink.js";
+export { httpSink } from "./ship/http-sink.js";
+export { syslogMessage, octetCounted, sdEscape, wireJson, SD_ID } from "./ship/syslog-message.js";
+export { checkpointSigner, verifyKeys, publicKeyId, buildCheckpoint, checkSignature, type CheckpointSigner } from "./chain/checkpoint.js";
+export { createContentCapture, decryptContent, type ContentCapture, type ContentKey } from "./content/capture.js";
+export { parseContentKey } from "./content/content-key.js";
+export { decodeAuditLine, syslogBody } from "./verify/audit-line.js";
+export { verifyAuditLines, verifyAuditFile, verifyAuditPath, auditFilesOf, ChainVerifier, type ChainReport, type VerifyOptions, type VerifyProblem, type VerifyResult } from "./verify.js";
+export { silentLogger, type AuditLogger } from "./logger.js";

@@ -1,107 +1,56 @@
 import { createReadStream } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { AuditRecord, GENESIS_HASH } from "@enclave/contracts";
-import { recordHash } from "./record-hash.js";
+import { isSegmentName } from "./spool/segment-header.js";
+import { ChainVerifier, type VerifyOptions, type VerifyResult } from "./verify/chain-verifier.js";
 
-export interface VerifyProblem {
-  /** 1-based line number in the input. */
-  line: number;
-  /** The record's seq when it could be read, else null. */
-  seq: number | null;
-  message: string;
-}
+export { ChainVerifier, type ChainReport, type VerifyOptions, type VerifyProblem, type VerifyResult } from "./verify/chain-verifier.js";
 
-export interface VerifyResult {
-  ok: boolean;
-  /** Non-blank lines read. */
-  records: number;
-  problems: VerifyProblem[];
-}
-
-/** A hostile or shredded file must not make the report itself unbounded. */
-const MAX_PROBLEMS = 1000;
-
-/**
- * Checks each emitter's chain line by line: every line a well-formed record whose
- * hash matches its content, seq consecutive (from 0, or from the first record seen
- * when the input is a later segment), prevHash equal to the previous record's hash
- * (GENESIS_HASH for seq 0). After a problem the check resynchronises on the record
- * that broke the chain, so one edit is reported once, where it is.
- */
-export class ChainVerifier {
-  private readonly chains = new Map<string, { seq: number; hash: string; line: number }>();
-  private line = 0;
-  private records = 0;
-  private dropped = 0;
-  private readonly problems: VerifyProblem[] = [];
-
-  push(text: string): void {
-    this.line++;
-    if (text.trim() === "") return;
-    this.records++;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return this.problem(null, "not valid JSON (torn or altered line)");
-    }
-    const parsed = AuditRecord.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid";
-      const seq = typeof (raw as { seq?: unknown } | null)?.seq === "number" ? (raw as { seq: number }).seq : null;
-      return this.problem(seq, `not an audit record (${where})`);
-    }
-    const r = parsed.data;
-    // Hash the object as written, not the schema's output, so an added field is caught too.
-    const { hash: _stored, ...content } = raw as Record<string, unknown>;
-    if (recordHash(content as Omit<AuditRecord, "hash">) !== r.hash) {
-      this.problem(r.seq, `hash mismatch: record seq ${r.seq} of ${r.emitter} was altered`);
-    }
-    const prev = this.chains.get(r.emitter);
-    if (prev === undefined) {
-      if (r.seq === 0 && r.prevHash !== GENESIS_HASH) {
-        this.problem(r.seq, `first record of ${r.emitter} does not start from the genesis hash`);
-      }
-    } else if (r.seq !== prev.seq + 1) {
-      const what = r.seq <= prev.seq ? "reordered or duplicated" : "missing";
-      this.problem(r.seq, `expected seq ${prev.seq + 1} of ${r.emitter} after line ${prev.line}, found ${r.seq} (records ${what})`);
-    } else if (r.prevHash !== prev.hash) {
-      this.problem(r.seq, `prevHash does not match the hash of the record on line ${prev.line} (that record or this link was altered)`);
-    }
-    this.chains.set(r.emitter, { seq: r.seq, hash: r.hash, line: this.line });
-  }
-
-  result(): VerifyResult {
-    const problems = [...this.problems];
-    if (this.dropped > 0) {
-      problems.push({ line: this.line, seq: null, message: `${this.dropped} further problems not listed` });
-    }
-    return { ok: problems.length === 0, records: this.records, problems };
-  }
-
-  private problem(seq: number | null, message: string): void {
-    if (this.problems.length < MAX_PROBLEMS) this.problems.push({ line: this.line, seq, message });
-    else this.dropped++;
-  }
-}
-
-export function verifyAuditLines(lines: Iterable<string>): VerifyResult {
-  const v = new ChainVerifier();
+export function verifyAuditLines(lines: Iterable<string>, opts: VerifyOptions = {}): VerifyResult {
+  const v = new ChainVerifier(opts);
   for (const line of lines) v.push(line);
   return v.result();
 }
 
-/** Streams the file, so a long log is checked in constant memory. Rejects if the file cannot be read. */
-export async function verifyAuditFile(path: string): Promise<VerifyResult> {
-  const v = new ChainVerifier();
-  const input = createReadStream(path, { encoding: "utf8" });
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  try {
-    for await (const line of rl) v.push(line);
-  } finally {
-    rl.close();
-    input.destroy();
+/**
+ * Verifies one input: a file (a spool segment, a single-file log, or a receiver's stored
+ * output, one entry per line), or a spool directory (every segment of every chain in it,
+ * in chain order, as one input, so a segment missing between two is a gap). Streams, so
+ * a long log is checked in constant memory. Rejects if the path cannot be read.
+ */
+export async function verifyAuditPath(path: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const v = new ChainVerifier(opts);
+  const files = await auditFilesOf(path);
+  const many = (await stat(path)).isDirectory();
+  for (const file of files) {
+    v.beginFile(many ? file : undefined);
+    const input = createReadStream(file, { encoding: "utf8" });
+    const rl = createInterface({ input, crlfDelay: Infinity });
+    try {
+      for await (const line of rl) v.push(line);
+    } finally {
+      rl.close();
+      input.destroy();
+    }
   }
   return v.result();
+}
+
+/** The single-file form: {@link verifyAuditPath} of a file. */
+export const verifyAuditFile = verifyAuditPath;
+
+/** A file itself; for a directory its segment files, and those of its chain subdirectories, in chain order. */
+export async function auditFilesOf(path: string): Promise<string[]> {
+  if (!(await stat(path)).isDirectory()) return [path];
+  const out: string[] = [];
+  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) if (e.isFile() && isSegmentName(e.name)) out.push(join(path, e.name));
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const sub = (await readdir(join(path, e.name))).filter(isSegmentName).sort();
+    for (const n of sub) out.push(join(path, e.name, n));
+  }
+  if (out.length === 0) throw new Error(`${path}: no audit segment files (*.seg) in this directory or its chain directories`);
+  return out;
 }

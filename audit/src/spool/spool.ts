@@ -1,0 +1,397 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import type { AuditCheckpoint, AuditEvent, AuditRecord } from "@enclave/contracts";
+import { canonicalJson } from "../canonical-json.js";
+import { buildCheckpoint, type CheckpointSigner } from "../chain/checkpoint.js";
+import { buildRecord } from "../chain/audit-event.js";
+import { sha256Hex } from "../record-hash.js";
+import type { AuditLogger } from "../logger.js";
+import { fits, type SpoolBudget } from "./budget.js";
+import { encodeFrame } from "./frame.js";
+import { scanSegment, type EntryKind } from "./scan-segment.js";
+import { firstHeader, isSegmentName, segmentName, type SegmentHeader } from "./segment-header.js";
+
+/** Appends refused beyond this many bytes waiting for the disk: the spool is not keeping up. */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+export interface SpoolOptions {
+  /** This chain's directory. */
+  dir: string;
+  emitter: string;
+  chain: string;
+  segmentBytes: number;
+  groupCommit: { maxDelayMs: number; maxBytes: number };
+  maxRecordBytes: number;
+  budget: SpoolBudget;
+  log?: AuditLogger;
+}
+
+export interface SegmentInfo {
+  name: string;
+  /** Durable bytes: the whole file for sealed segments, what was fsynced for the active one. */
+  size: number;
+  sealed: boolean;
+}
+
+/** Raised when the budget is used up under `fail-closed`: the caller refuses the request. */
+export class SpoolFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SpoolFullError";
+  }
+}
+
+interface Pending {
+  frame: Buffer;
+  seq: number;
+  hash: string;
+  kind: EntryKind;
+  value: AuditRecord | AuditCheckpoint;
+  resolve(v: AuditRecord | AuditCheckpoint): void;
+  reject(e: Error): void;
+}
+
+/**
+ * One emitter's chain in a directory of segment files, written with group commit: appends
+ * are chained (seq, prevHash, hash) synchronously in call order and queued; a batch, bounded
+ * by `maxDelayMs` and `maxBytes`, is written with one write and one fdatasync, and only then
+ * are its appends resolved. So an acknowledged record survives a power cut, and a client
+ * waits at most one batch window plus one fsync for it.
+ */
+export class Spool {
+  private nextSeq: number;
+  private lastHash: string;
+  private lastKind: EntryKind | null;
+  private durableNextSeq: number;
+  private durableLastHash: string;
+  private durableLastKind: EntryKind | null;
+  private batch: Pending[] = [];
+  private batchBytes = 0;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private flushing: Promise<void> | null = null;
+  private broken: Error | null = null;
+  private closed = false;
+  private readonly listeners = new Set<() => void>();
+  private readonly clock = new IsoClock();
+  /** Entries made durable since open. */
+  appended = 0;
+  /** Batches written (one write and one fdatasync each) since open. */
+  commits = 0;
+
+  private constructor(
+    private readonly o: SpoolOptions,
+    private active: { name: string; fh: FileHandle; size: number },
+    private readonly sealed: { name: string; size: number }[],
+    tail: { nextSeq: number; lastHash: string; lastKind: EntryKind | null },
+    /** Bytes of a torn tail cut off on open (kept aside in a `.torn` file). */
+    readonly repairedBytes: number,
+  ) {
+    this.nextSeq = this.durableNextSeq = tail.nextSeq;
+    this.lastHash = this.durableLastHash = tail.lastHash;
+    this.lastKind = this.durableLastKind = tail.lastKind;
+  }
+
+  get chain(): string {
+    return this.o.chain;
+  }
+
+  get dir(): string {
+    return this.o.dir;
+  }
+
+  /**
+   * Opens the chain's directory (creating it and its first segment when new) and recovers:
+   * the last segment is read, a torn tail (what a crash mid-batch leaves) is moved to a
+   * `.torn` file and cut, and the chain continues from the last whole entry. A whole entry
+   * that does not continue the chain is not a crash artefact: opening fails.
+   */
+  static async open(o: SpoolOptions): Promise<Spool> {
+    await mkdir(o.dir, { recursive: true, mode: 0o700 });
+    const names = await readdir(o.dir);
+    for (const n of names) if (n.endsWith(".seg.tmp")) await rm(join(o.dir, n), { force: true });
+    const segs = names.filter(isSegmentName).sort();
+    if (segs.length === 0) {
+      const h = firstHeader(o.emitter, o.chain, new Date());
+      await createSegment(o.dir, h);
+      segs.push(segmentName(0));
+    }
+    const sealed: { name: string; size: number }[] = [];
+    for (const name of segs.slice(0, -1)) sealed.push({ name, size: (await stat(join(o.dir, name))).size });
+    const lastName = segs[segs.length - 1]!;
+    const lastPath = join(o.dir, lastName);
+    const buf = await readFile(lastPath);
+    const scan = scanSegment(buf);
+    if (scan.header === null) throw new Error(`audit spool ${lastPath}: ${scan.broken ?? scan.tornReason ?? "no segment header"}`);
+    if (scan.header.emitter !== o.emitter || scan.header.chain !== o.chain) {
+      throw new Error(`audit spool ${o.dir} holds chain '${scan.header.chain}' of emitter '${scan.header.emitter}', not '${o.chain}' of '${o.emitter}'`);
+    }
+    if (scan.broken !== null) {
+      throw new Error(`audit spool ${lastPath}: ${scan.broken}; this is not a torn write: run 'enclave audit verify ${o.dir}' and investigate before restarting`);
+    }
+    const fh = await open(lastPath, "r+");
+    let repaired = 0;
+    try {
+      if (scan.goodBytes < buf.length) {
+        repaired = buf.length - scan.goodBytes;
+        const aside = join(o.dir, `${lastName}.${Date.now()}.torn`);
+        await writeFile(aside, buf.subarray(scan.goodBytes), { mode: 0o600 });
+        await fh.truncate(scan.goodBytes);
+        await fh.datasync();
+        o.log?.warn({ segment: lastPath, bytes: repaired, why: scan.tornReason, keptIn: aside }, "cut a torn tail off the audit spool");
+      }
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+    const spool = new Spool(o, { name: lastName, fh, size: scan.goodBytes }, sealed, scan, repaired);
+    o.budget.used += scan.goodBytes + sealed.reduce((n, s) => n + s.size, 0);
+    return spool;
+  }
+
+  /** Is there a record after the last checkpoint (appended, durable or not)? */
+  get uncheckpointed(): boolean {
+    return this.lastKind === "record";
+  }
+
+  /** Next seq and the hash of the last durable entry. */
+  get durableTail(): { nextSeq: number; lastHash: string } {
+    return { nextSeq: this.durableNextSeq, lastHash: this.durableLastHash };
+  }
+
+  /**
+   * Chains the event and resolves with its record once it is on disk. `admitted`: the
+   * request was admitted against the budget (its space is reserved), so the budget is
+   * not checked again.
+   */
+  append(event: AuditEvent, admitted = false): Promise<AuditRecord> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    const built = buildRecord(event, {
+      id: randomUUID(), seq: this.nextSeq, time: this.clock.now(), emitter: this.o.emitter, chain: this.o.chain, prevHash: this.lastHash,
+    });
+    if (!built.ok) return Promise.reject(new Error(`invalid audit event: ${built.error}`));
+    // Keys are in sorted order, so JSON.stringify gives the canonical form.
+    const canonical = JSON.stringify(built.record);
+    const hash = sha256Hex(canonical);
+    // The stored JSON need not be canonical (verifiers re-canonicalise): append the hash instead of serialising twice.
+    const frame = encodeFrame(`${canonical.slice(0, -1)},"hash":"${hash}"}`);
+    if (frame.length > this.o.maxRecordBytes) {
+      return Promise.reject(new Error(`audit record of ${frame.length} bytes exceeds maxRecordBytes ${this.o.maxRecordBytes}`));
+    }
+    if (!admitted && this.o.budget.policy === "fail-closed" && !fits(this.o.budget, frame.length)) {
+      return Promise.reject(new SpoolFullError("the audit spool's disk budget is used up"));
+    }
+    const record = built.record as AuditRecord;
+    record.hash = hash;
+    return this.enqueue(frame, record.seq, hash, "record", record) as Promise<AuditRecord>;
+  }
+
+  /** Signs everything so far (always allowed: checkpoints are small and what proves a chain whole). */
+  appendCheckpoint(signer: CheckpointSigner): Promise<AuditCheckpoint> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    const c = buildCheckpoint({ seq: this.nextSeq, prevHash: this.lastHash, emitter: this.o.emitter, chain: this.o.chain, time: new Date() }, signer);
+    return this.enqueue(encodeFrame(canonicalJson(c)), c.seq, c.hash, "checkpoint", c) as Promise<AuditCheckpoint>;
+  }
+
+  /** Segments in chain order; the last one is active. */
+  segments(): SegmentInfo[] {
+    return [...this.sealed.map((s) => ({ ...s, sealed: true })), { name: this.active.name, size: this.active.size, sealed: false }];
+  }
+
+  /** Calls `f` whenever more entries became durable. */
+  onDurable(f: () => void): () => void {
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
+  }
+
+  /** Deletes the sealed segments that come before `segment` (they were shipped and acknowledged). */
+  async deleteBefore(segment: string): Promise<number> {
+    let deleted = 0;
+    while (this.sealed.length > 0 && this.sealed[0]!.name < segment) {
+      const s = this.sealed[0]!;
+      await rm(join(this.o.dir, s.name), { force: true });
+      this.sealed.shift();
+      this.o.budget.used -= s.size;
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /** Waits for what was appended, then closes. Appends after this are refused. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+    }
+    if (!this.flushing && this.batch.length > 0) this.startFlush();
+    while (this.flushing) await this.flushing;
+    await this.active.fh.close();
+  }
+
+  private refusal(): Error | null {
+    if (this.closed) return new Error(`audit spool ${this.o.dir} is closed`);
+    if (this.broken) return new Error(`audit spool ${this.o.dir} cannot be written: ${this.broken.message}`);
+    if (this.o.budget.pending > MAX_PENDING_BYTES) return new SpoolFullError("the audit spool is not keeping up with appends");
+    return null;
+  }
+
+  private enqueue(frame: Buffer, seq: number, hash: string, kind: EntryKind, value: AuditRecord | AuditCheckpoint): Promise<AuditRecord | AuditCheckpoint> {
+    this.nextSeq = seq + 1;
+    this.lastHash = hash;
+    this.lastKind = kind;
+    return new Promise((resolve, reject) => {
+      this.batch.push({ frame, seq, hash, kind, value, resolve, reject });
+      this.batchBytes += frame.length;
+      this.o.budget.pending += frame.length;
+      if (this.batchBytes >= this.o.groupCommit.maxBytes) this.kick(0);
+      else if (this.batch.length === 1) this.kick(this.o.groupCommit.maxDelayMs);
+    });
+  }
+
+  /** Starts a flush after `delayMs` unless one is running (it takes the batch when done) or already scheduled sooner. */
+  private kick(delayMs: number): void {
+    if (this.flushing) return;
+    if (this.timer !== null) {
+      if (delayMs > 0) return;
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+    }
+    const go = () => this.startFlush();
+    this.timer = delayMs > 0 ? setTimeout(go, delayMs) : setImmediate(go);
+  }
+
+  private startFlush(): void {
+    this.timer = null;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = null;
+      // An append may have slipped in after the loop saw an empty batch.
+      if (this.batch.length > 0) this.kick(0);
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.batch.length > 0) {
+      const b = this.batch;
+      const bytes = this.batchBytes;
+      this.batch = [];
+      this.batchBytes = 0;
+      try {
+        const buf = b.length === 1 ? b[0]!.frame : Buffer.concat(b.map((p) => p.frame), bytes);
+        await writeAll(this.active.fh, buf, this.active.size);
+        await this.active.fh.datasync();
+      } catch (e) {
+        await this.fail(b, bytes, e as Error);
+        continue;
+      }
+      this.active.size += bytes;
+      this.o.budget.pending -= bytes;
+      this.o.budget.used += bytes;
+      const last = b[b.length - 1]!;
+      this.durableNextSeq = last.seq + 1;
+      this.durableLastHash = last.hash;
+      this.durableLastKind = last.kind;
+      this.appended += b.length;
+      this.commits++;
+      for (const p of b) p.resolve(p.value);
+      for (const f of this.listeners) f();
+      if (this.active.size >= this.o.segmentBytes) {
+        try {
+          await this.rotate();
+        } catch (e) {
+          // The old segment stays active and keeps growing; the next rotation tries again.
+          this.o.log?.error({ dir: this.o.dir, err: (e as Error).message }, "audit segment rotation failed");
+        }
+      }
+    }
+  }
+
+  /**
+   * Nothing of a failed batch is acknowledged, and everything queued behind it chains from
+   * it: all are refused, the file is cut back to its durable size and the chain resumes
+   * from the last durable entry. If even that fails the spool refuses every later append.
+   */
+  private async fail(b: Pending[], bytes: number, e: Error): Promise<void> {
+    const queued = this.batch;
+    this.batch = [];
+    this.o.budget.pending -= bytes + this.batchBytes;
+    this.batchBytes = 0;
+    this.nextSeq = this.durableNextSeq;
+    this.lastHash = this.durableLastHash;
+    this.lastKind = this.durableLastKind;
+    try {
+      await this.active.fh.truncate(this.active.size);
+    } catch (t) {
+      this.broken = t as Error;
+    }
+    this.o.log?.error({ dir: this.o.dir, err: e.message, refused: b.length + queued.length }, "audit spool write failed");
+    const err = new Error(`audit spool write failed: ${e.message}`);
+    for (const p of [...b, ...queued]) p.reject(err);
+  }
+
+  /** Seals the active segment and starts the next, whose header says where the chain stands. */
+  private async rotate(): Promise<void> {
+    const header: SegmentHeader = {
+      kind: "segment", version: 1, emitter: this.o.emitter, chain: this.o.chain,
+      firstSeq: this.durableNextSeq, prevHash: this.durableLastHash, created: new Date().toISOString(),
+    };
+    const { name, size } = await createSegment(this.o.dir, header);
+    const fh = await open(join(this.o.dir, name), "r+");
+    const old = this.active;
+    this.active = { name, fh, size };
+    this.sealed.push({ name: old.name, size: old.size });
+    this.o.budget.used += size;
+    await old.fh.close().catch(() => undefined);
+  }
+}
+
+/** Writes the header into a temporary file, fsyncs it and renames it into place, so a segment file always starts whole. */
+async function createSegment(dir: string, h: SegmentHeader): Promise<{ name: string; size: number }> {
+  const name = segmentName(h.firstSeq);
+  const tmp = join(dir, `${name}.tmp`);
+  const frame = encodeFrame(canonicalJson(h));
+  const fh = await open(tmp, "wx", 0o600);
+  try {
+    await writeAll(fh, frame, 0);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, name));
+  await syncDir(dir);
+  return { name, size: frame.length };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, "r");
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
+    off += bytesWritten;
+  }
+}
+
+/** ISO 8601 time, formatted once per millisecond (a busy spool appends many records in one). */
+class IsoClock {
+  private ms = -1;
+  private iso = "";
+  now(): string {
+    const ms = Date.now();
+    if (ms !== this.ms) {
+      this.ms = ms;
+      this.iso = new Date(ms).toISOString();
+    }
+    return this.iso;
+  }
+}
