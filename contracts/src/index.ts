@@ -8,6 +8,7 @@ export * from "./job.js";
 export * from "./audit-record.js";
 export * from "./config/shared.js";
 export * from "./config/gateway.js";
+export * from "./config/audit.js";
 export * from "./config/scheduler.js";
 export * from "./config/agent.js";
 export * from "./config/load.js";

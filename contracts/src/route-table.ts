@@ -12,6 +12,12 @@ export const RouteEntry = z.object({
   jurisdiction: Jurisdiction,
   url: HttpUrl,
   load: BackendLoad.nullable(),
+  /**
+   * Optional, for schedulers that publish more than ready backends: gateways route only
+   * to `ready` backends (absent = ready) on nodes that are not `draining` or `failed`.
+   */
+  state: z.enum(["ready", "starting", "stopping", "failed"]).optional(),
+  nodeState: z.enum(["ready", "draining", "failed"]).optional(),
 });
 export type RouteEntry = z.infer<typeof RouteEntry>;
 

@@ -5,7 +5,7 @@
  */
 export interface GatewayError {
   status: number;
-  type: "invalid_request_error" | "permission_error" | "service_unavailable" | "server_error";
+  type: "invalid_request_error" | "permission_error" | "service_unavailable" | "server_error" | "rate_limit_error";
   code: string;
   message: string;
   param: string | null;
@@ -76,6 +76,11 @@ export function noCompliantBackend(model: string, detail?: string): GatewayError
     message: `no backend in the allowed regions can serve model ${model}`,
     ...(detail ? { detail } : {}),
   };
+}
+
+/** 429: this replica is at capacity, or the tenant's rate is used up (the caller sets Retry-After). */
+export function rateLimited(message: string): GatewayError {
+  return { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", param: null, message };
 }
 
 export function notReady(): GatewayError {

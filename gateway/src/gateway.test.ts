@@ -7,7 +7,9 @@ import { sha256Hex, waitFor } from "@enclave/runtime";
 import { FAKE_USAGE, sseChunk } from "./testing/fake-engine.js";
 import { KEYS, MODEL, startHarness, type Harness } from "./testing/harness.js";
 
-const chatBody = (extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: "user", content: "hi" }], ...extra });
+let seq = 0;
+/** A fresh conversation each time, so prefix affinity spreads requests like independent clients. */
+const chatBody = (extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: "user", content: `hi ${seq++}` }], ...extra });
 
 async function auditRecords(h: Harness): Promise<AuditRecord[]> {
   const text = await readFile(h.auditFile, "utf8").catch(() => "");
@@ -351,18 +353,26 @@ test("401, 400, 404 and 413 answer in the OpenAI error shape, and each is audite
   assert.doesNotMatch(m, /no-such-model/, "client-chosen names must not become metric labels");
 });
 
-test("a stream that breaks after bytes were sent is cut, not retried, and audited as failed", async (t) => {
+test("a stream that breaks after bytes were sent ends with a terminal error event, is not retried, and is audited as failed", async (t) => {
   const h = await startHarness(t, [
     { name: "breaks", region: "eu-central-1", mode: "break" },
+    { name: "spare", region: "eu-central-1", mode: "sse" },
   ]);
-  const res = await h.chat(chatBody({ stream: true }));
-  assert.equal(res.status, 200);
-  await assert.rejects(res.text());
-  await waitFor(async () => (await auditRecords(h)).length === 1, { timeoutMs: 5000, what: "the audit record" });
-  const [r] = await assertAudit(h, 1);
-  assert.equal(r!.decision, "failed");
-  assert.match(r!.reason, /^upstream_broken/);
-  assert.equal(r!.backendId, h.entry("breaks").backendId);
+  // Until the breaking engine was picked (affinity and load pick either).
+  let text = "";
+  for (let i = 0; i < 40 && h.engines.get("breaks")!.requests.length === 0; i++) {
+    const res = await h.chat(chatBody({ stream: true }));
+    assert.equal(res.status, 200);
+    text = await res.text();
+  }
+  assert.ok(text.startsWith(sseChunk("breaks", 0, "partial")), text);
+  assert.match(text, /\n\nevent: error\ndata: \{"error":\{[^\n]*"code":"upstream_stream_broken"\}\}\n\n$/);
+  const records = await auditRecords(h);
+  const r = records.at(-1)!;
+  assert.equal(r.decision, "failed");
+  assert.match(r.reason, /^upstream_broken/);
+  assert.equal(r.backendId, h.entry("breaks").backendId);
+  assert.equal(r.retries, 0);
   assert.equal(h.engines.get("breaks")!.requests.length, 1);
 });
 
@@ -387,7 +397,7 @@ test("GET /v1/models lists what the caller may use where it may run", async (t) 
 
 test("unknown routes answer an OpenAI-style 404; health and readiness are served", async (t) => {
   const h = await startHarness(t, [{ name: "eu1", region: "eu-central-1" }]);
-  const res = await fetch(`${h.gateway.url}/v1/embeddings`, { method: "POST" });
+  const res = await fetch(`${h.gateway.url}/v1/audio/speech`, { method: "POST" });
   assert.equal(res.status, 404);
   assert.deepEqual(((await res.json()) as { error: { code: string } }).error.code, "unknown_url");
   assert.equal((await fetch(`${h.gateway.url}/healthz`)).status, 200);

@@ -1,8 +1,12 @@
 export { startGateway, type Gateway } from "./gateway.js";
 export { decideResidency } from "./steps/residency.js";
 export { routeCandidates, pickBackend } from "./steps/route.js";
+export { compliantBackends, isCompliant, type AllowedSet } from "./routing/filter.js";
+export { pickBackend as pickBackendP2C, type PickInput } from "./routing/pick.js";
+export { redactText, createRedactor, findPii } from "./redact/redact-text.js";
+export { staticRouteTable } from "./static-routes.js";
 export { authenticate, buildKeyIndex, type Principal, type KeyIndex } from "./steps/authenticate.js";
-export { validateChatBody, type ChatRequest } from "./steps/validate.js";
+export { validateChatBody, validateGenerationBody, type ChatRequest, type GenerationRequest } from "./steps/validate.js";
 export { checkModel } from "./steps/model.js";
 export { shouldRetry, type AttemptOutcome } from "./steps/proxy.js";
 export { decideTable } from "./route-watch.js";

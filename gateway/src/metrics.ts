@@ -3,35 +3,56 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 export interface GatewayMetrics {
   requests: Counter<"model" | "region" | "status">;
   duration: Histogram;
+  ttft: Histogram;
   retries: Counter;
+  failovers: Counter;
   denials: Counter<"reason">;
+  noCompliantBackend: Counter<"reason">;
+  redactions: Counter<"class" | "direction">;
+  shed: Counter<"reason">;
+  breakerOpen: Gauge<"backend">;
   inflight: Gauge;
+  queued: Gauge;
   tableVersion: Gauge;
   tableAge: Gauge;
 }
 
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
 /**
  * Labels carry only bounded values: models the route table knows, regions, status
- * codes, denial codes. Never tenants' prompts or keys.
+ * codes, denial codes, PII class names, backend ids from the table. Never prompts,
+ * keys or the values redacted.
  */
-export function createGatewayMetrics(registry: Registry, tableAgeSeconds: () => number): GatewayMetrics {
+export function createGatewayMetrics(registry: Registry, tableAgeSeconds: () => number, queueStats: () => { inflight: number; queued: number } = () => ({ inflight: 0, queued: 0 })): GatewayMetrics {
   const registers = [registry];
   return {
     requests: new Counter({
       name: "enclave_gateway_requests_total",
-      help: "Chat completion requests by model, serving region and HTTP status (empty labels when not routed)",
+      help: "Generation requests by model, serving region and HTTP status (empty labels when not routed)",
       labelNames: ["model", "region", "status"] as const,
       registers,
     }),
     duration: new Histogram({
       name: "enclave_gateway_request_duration_seconds",
       help: "Time from arrival to the last byte of the answer",
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    ttft: new Histogram({
+      name: "enclave_gateway_time_to_first_byte_seconds",
+      help: "Time from arrival until the engine's first body bytes reached the client (time to first token for streams)",
+      buckets: LATENCY_BUCKETS,
       registers,
     }),
     retries: new Counter({
       name: "enclave_gateway_retries_total",
       help: "Attempts on another backend after a connect error, timeout or 5xx before the first byte",
+      registers,
+    }),
+    failovers: new Counter({
+      name: "enclave_gateway_failovers_total",
+      help: "Requests served by another backend than the first one tried",
       registers,
     }),
     denials: new Counter({
@@ -40,10 +61,45 @@ export function createGatewayMetrics(registry: Registry, tableAgeSeconds: () => 
       labelNames: ["reason"] as const,
       registers,
     }),
+    noCompliantBackend: new Counter({
+      name: "enclave_gateway_no_compliant_backend_total",
+      help: "no_compliant_backend denials by why: none_in_allowed_set, circuits_open, attempts_failed",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    redactions: new Counter({
+      name: "enclave_gateway_redactions_total",
+      help: "PII values replaced, by class and direction (request, response)",
+      labelNames: ["class", "direction"] as const,
+      registers,
+    }),
+    shed: new Counter({
+      name: "enclave_gateway_shed_total",
+      help: "Requests refused with 429: queue_full, queue_timeout (this replica's load) or rate_limit_requests, rate_limit_tokens (the tenant's)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    breakerOpen: new Gauge({
+      name: "enclave_gateway_breaker_state",
+      help: "Circuit breaker per backend: 0 closed, 0.5 half-open, 1 open",
+      labelNames: ["backend"] as const,
+      registers,
+    }),
     inflight: new Gauge({
       name: "enclave_gateway_inflight",
-      help: "Chat completion requests being handled",
+      help: "Generation requests being handled",
       registers,
+      collect() {
+        this.set(queueStats().inflight);
+      },
+    }),
+    queued: new Gauge({
+      name: "enclave_gateway_queued",
+      help: "Generation requests waiting for a slot (limits.maxConcurrent)",
+      registers,
+      collect() {
+        this.set(queueStats().queued);
+      },
     }),
     tableVersion: new Gauge({
       name: "enclave_gateway_route_table_version",
@@ -52,7 +108,7 @@ export function createGatewayMetrics(registry: Registry, tableAgeSeconds: () => 
     }),
     tableAge: new Gauge({
       name: "enclave_gateway_route_table_age_seconds",
-      help: "Seconds since the scheduler last confirmed the route table in use (+Inf before the first)",
+      help: "Seconds since the scheduler last confirmed the route table in use (+Inf before the first; 0 for static routes)",
       registers,
       collect() {
         this.set(tableAgeSeconds());

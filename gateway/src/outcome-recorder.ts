@@ -1,7 +1,7 @@
-import type { AuditLog } from "@enclave/audit";
 import type { Logger } from "@enclave/runtime";
 import type { FastifyReply } from "fastify";
 import { auditReason, internalError, openAiErrorBody, type GatewayError } from "./errors.js";
+import type { GatewayAudit } from "./gateway-audit.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RequestContext } from "./request-context.js";
 import { auditEventFor, type Outcome } from "./steps/audit.js";
@@ -12,7 +12,7 @@ export interface OutcomeRecorder {
   record(ctx: RequestContext, outcome: Outcome, denialCode?: string): Promise<boolean>;
 }
 
-export function createOutcomeRecorder(audit: AuditLog, metrics: GatewayMetrics, log: Logger): OutcomeRecorder {
+export function createOutcomeRecorder(audit: Pick<GatewayAudit, "append">, metrics: GatewayMetrics, log: Logger): OutcomeRecorder {
   return {
     async record(ctx, outcome, denialCode) {
       if (ctx.audited) {
@@ -21,13 +21,13 @@ export function createOutcomeRecorder(audit: AuditLog, metrics: GatewayMetrics, 
       }
       ctx.audited = true;
       const now = performance.now();
-      if (ctx.action === "chat.completions") {
+      if (ctx.action !== "models.list") {
         metrics.requests.inc({ model: ctx.modelLabel, region: outcome.entry?.region ?? "", status: String(outcome.status) });
         metrics.duration.observe((now - ctx.startedAt) / 1000);
       }
       if (denialCode !== undefined) metrics.denials.inc({ reason: denialCode });
       try {
-        await audit.append(auditEventFor(ctx, outcome, now));
+        await audit.append(auditEventFor(ctx, outcome, now, ctx.capture?.finish()), ctx.admission);
         return true;
       } catch (e) {
         log.error({ err: (e as Error).message, action: ctx.action }, "audit append failed");

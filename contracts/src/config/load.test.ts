@@ -21,6 +21,7 @@ test("a valid gateway config gets its defaults", () => {
   const c = parseConfigText(
     GatewayConfig,
     `homeRegion: eu-central-1
+listen: { port: 8080, plaintext: true }
 scheduler: { url: "http://127.0.0.1:8090", token: { file: /etc/enclave/gw.token } }
 tenants:
   - id: acme
@@ -78,6 +79,27 @@ engines: { driver: process, startupTimeOutMs: 5 }
   );
   assert.deepEqual(ps.map((p) => p.path), ["engines"]);
   assert.match(ps[0]!.message, /startupTimeOutMs/);
+});
+
+test("the docker engine driver: defaults, and bad values named by path", () => {
+  const base = `nodeId: n1
+region: eu-central-1
+jurisdiction: EU
+scheduler: { url: "http://127.0.0.1:1", token: { env: NODE_TOKEN } }
+gpus: { source: sim }
+`;
+  const c = parseConfigText(AgentConfig, `${base}engines: { driver: docker, docker: { images: { vllm: "registry.internal:5000/vllm/vllm-openai:v0.9.2" } } }\n`, "agent.yaml");
+  assert.equal(c.engines.docker.socketPath, "/var/run/docker.sock");
+  assert.deepEqual(c.engines.docker.portRange, { from: 20000, to: 20999 });
+  assert.deepEqual(c.engines.docker.modelCache, { hostPath: "/var/lib/enclave/models", containerPath: "/root/.cache/huggingface" });
+  assert.deepEqual(c.engines.docker.profiles, { vllm: "vllm", sglang: "sglang" });
+  assert.equal(c.engines.docker.images.vllm, "registry.internal:5000/vllm/vllm-openai:v0.9.2");
+  assert.equal(c.engines.docker.registry, undefined, "no registry unless configured: nothing is pulled");
+  assert.equal(parseConfigText(AgentConfig, `${base}engines: { driver: process }\n`, "agent.yaml").engines.docker.network, "bridge", "process configs still validate");
+  const ps = problems(() =>
+    parseConfigText(AgentConfig, `${base}engines: { driver: docker, docker: { portRange: { from: 30000, to: 20000 }, registry: { host: "https://hub" }, profiles: { vllm: tgi } } }\n`, "agent.yaml"),
+  );
+  assert.deepEqual(ps.map((p) => p.path).sort(), ["engines.docker.portRange", "engines.docker.profiles.vllm", "engines.docker.registry.host"]);
 });
 
 test("a secret may not be written inline", () => {

@@ -1,4 +1,5 @@
 import type { RouteTable, Tenant } from "@enclave/contracts";
+import { modelMatcher } from "../policy/model-glob.js";
 
 export interface ModelList {
   object: "list";
@@ -7,9 +8,10 @@ export interface ModelList {
 
 /** Models the tenant may use that are deployed in at least one of its regions. */
 export function listModels(tenant: Tenant, table: RouteTable): ModelList {
+  const allowed = modelMatcher(tenant.models);
   const names = new Set<string>();
   for (const m of table.models) {
-    if (tenant.models !== undefined && !tenant.models.includes(m.name)) continue;
+    if (!allowed(m.name)) continue;
     if (m.regions.some((r) => tenant.regions.includes(r))) names.add(m.name);
   }
   return {

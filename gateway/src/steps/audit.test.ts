@@ -8,7 +8,7 @@ const entry: RouteEntry = { backendId: "n1/d/eu-west-1/0/g2", nodeId: "n1", mode
 
 test("a routed event names tenant, key id, where it ran and how long it took", () => {
   const ctx = newRequestContext("chat.completions", 1000);
-  ctx.principal = { tenant: { id: "acme", regions: ["eu-west-1"], apiKeys: [{ id: "k1", sha256: "a".repeat(64) }] }, keyId: "k1" };
+  ctx.principal = { tenant: { id: "acme", regions: ["eu-west-1"], apiKeys: [{ id: "k1", sha256: "a".repeat(64) }], auditContent: "none" }, keyId: "k1" };
   ctx.model = "m";
   ctx.allowedRegions = ["eu-west-1"];
   ctx.bodySha256 = "b".repeat(64);
@@ -16,7 +16,7 @@ test("a routed event names tenant, key id, where it ran and how long it took", (
   assert.deepEqual(e, {
     tenant: "acme", principal: "k1", action: "chat.completions", model: "m", allowedRegions: ["eu-west-1"],
     region: "eu-west-1", nodeId: "n1", backendId: "n1/d/eu-west-1/0/g2", decision: "routed", reason: "ok", status: 200,
-    retries: 1, promptTokens: 3, completionTokens: 4, latencyMs: 250.5, bodySha256: "b".repeat(64),
+    retries: 1, promptTokens: 3, completionTokens: 4, latencyMs: 250.5, bodySha256: "b".repeat(64), redactions: {},
   });
   assert.doesNotMatch(JSON.stringify(e), /aaaa/, "no key material");
 });
@@ -31,4 +31,12 @@ test("a denial before authentication has nulls, and long client strings are boun
   assert.equal(e.backendId, null);
   assert.equal(e.model!.length, 256);
   assert.equal(e.reason.length, 1000);
+});
+
+test("content kept by the tenant's mode goes into the event as given", () => {
+  const ctx = newRequestContext("chat.completions", 0);
+  const content = { mode: "sha256" as const, requestSha256: "c".repeat(64), requestBytes: 10, responseSha256: null, responseBytes: 0 };
+  const e = auditEventFor(ctx, { decision: "denied", reason: "r", status: 400, retries: 0, entry: null, promptTokens: null, completionTokens: null }, 1, content);
+  assert.deepEqual(e.content, content);
+  assert.equal("content" in auditEventFor(ctx, { decision: "denied", reason: "r", status: 400, retries: 0, entry: null, promptTokens: null, completionTokens: null }, 1), false);
 });

@@ -1,4 +1,4 @@
-import type { AuditDecision, AuditEvent, RouteEntry } from "@enclave/contracts";
+import type { AuditContent, AuditDecision, AuditEvent, RouteEntry } from "@enclave/contracts";
 import type { RequestContext } from "../request-context.js";
 
 /** How the request ended. */
@@ -17,7 +17,8 @@ const MAX_MODEL_CHARS = 256;
 const MAX_REASON_CHARS = 1000;
 
 /** The audit event for one request: identities by id only, no prompt content, no key material. */
-export function auditEventFor(ctx: RequestContext, outcome: Outcome, nowMs: number): AuditEvent {
+/** `content`: what the tenant's audit content mode kept of the bodies, if anything. */
+export function auditEventFor(ctx: RequestContext, outcome: Outcome, nowMs: number, content?: AuditContent): AuditEvent {
   return {
     tenant: ctx.principal?.tenant.id ?? null,
     principal: ctx.principal?.keyId ?? null,
@@ -35,5 +36,7 @@ export function auditEventFor(ctx: RequestContext, outcome: Outcome, nowMs: numb
     completionTokens: outcome.completionTokens,
     latencyMs: Math.max(0, Math.round((nowMs - ctx.startedAt) * 1000) / 1000),
     bodySha256: ctx.bodySha256,
+    redactions: { ...ctx.redactions },
+    ...(content ? { content } : {}),
   };
 }

@@ -5,8 +5,8 @@ import { sha256Hex } from "@enclave/runtime";
 import { authenticate, buildKeyIndex } from "./authenticate.js";
 
 const tenants: Tenant[] = [
-  { id: "acme", regions: ["eu-central-1"], apiKeys: [{ id: "acme-1", sha256: sha256Hex("sk-acme-1") }, { id: "acme-2", sha256: sha256Hex("sk-acme-2") }] },
-  { id: "globex", regions: ["us-east-1"], apiKeys: [{ id: "globex-1", sha256: sha256Hex("sk-globex") }] },
+  { id: "acme", regions: ["eu-central-1"], auditContent: "none", apiKeys: [{ id: "acme-1", sha256: sha256Hex("sk-acme-1") }, { id: "acme-2", sha256: sha256Hex("sk-acme-2") }] },
+  { id: "globex", regions: ["us-east-1"], auditContent: "none", apiKeys: [{ id: "globex-1", sha256: sha256Hex("sk-globex") }] },
 ];
 
 test("a known key yields its tenant and key id", () => {
@@ -34,6 +34,6 @@ test("missing, malformed and unknown keys are 401 invalid_api_key", () => {
 });
 
 test("a digest configured twice is a startup error naming both places", () => {
-  const dup: Tenant[] = [...tenants, { id: "evil", regions: ["us-east-1"], apiKeys: [{ id: "copy", sha256: sha256Hex("sk-acme-1") }] }];
+  const dup: Tenant[] = [...tenants, { id: "evil", regions: ["us-east-1"], auditContent: "none", apiKeys: [{ id: "copy", sha256: sha256Hex("sk-acme-1") }] }];
   assert.throws(() => buildKeyIndex(dup), /tenant acme key acme-1 and tenant evil key copy/);
 });

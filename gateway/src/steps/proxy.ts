@@ -2,7 +2,10 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { RouteEntry } from "@enclave/contracts";
 import type { Dispatcher } from "undici";
 import type { InFlight } from "../inflight.js";
-import { pickBackend } from "./route.js";
+import type { Breakers } from "../routing/breaker.js";
+import { isCompliant, type AllowedSet } from "../routing/filter.js";
+import { pickBackend } from "../routing/pick.js";
+import type { RoutingWeights } from "../routing/score.js";
 
 /** What one attempt at a backend came to before any byte reached the client. */
 export type AttemptOutcome = { kind: "status"; status: number } | { kind: "error"; error: unknown };
@@ -45,40 +48,57 @@ export function clientHeaders(upstream: Record<string, string | string[] | undef
 
 export type Connected =
   | { ok: true; entry: RouteEntry; response: Dispatcher.ResponseData; retries: number; release: () => void }
-  | { ok: false; retries: number; failures: string[]; aborted: boolean };
+  | { ok: false; retries: number; failures: string[]; aborted: boolean; why: "circuits_open" | "attempts_failed" };
 
 export interface ConnectOptions {
   dispatcher: Dispatcher;
   candidates: readonly RouteEntry[];
   /** Checked again for every attempt: a backend outside it is never called, whatever the candidates say. */
-  allowedRegions: readonly string[];
+  allowed: AllowedSet;
   maxRetries: number;
   inflight: InFlight;
+  breakers: Breakers;
+  affinityKey: string | undefined;
+  routing: { weights: RoutingWeights; maxImbalance: number };
   /** Path and query after the backend's base URL, e.g. `/v1/chat/completions`. */
   path: string;
   headers: Record<string, string>;
-  body: Buffer;
+  body: Buffer | string;
   signal: AbortSignal;
   onRetry: () => void;
+  random?: () => number;
 }
 
 /**
- * Tries backends, least loaded first, until one answers below 500 or the retry
- * budget or the candidates run out. Returns the open response; the caller streams
- * it and calls `release`.
+ * Tries backends (power of two choices over the compliant ones whose breaker
+ * admits them) until one answers below 500 or the retry budget or the candidates
+ * run out. Only backend faults (no connection, no headers in time, 5xx) count
+ * against a breaker; a client that went away counts against nobody. Returns the
+ * open response; the caller streams it and calls `release`.
  */
 export async function connectUpstream(o: ConnectOptions): Promise<Connected> {
   const tried = new Set<string>();
   const failures: string[] = [];
   for (let attempt = 0; attempt <= o.maxRetries; attempt++) {
-    const entry = pickBackend(o.candidates, o.inflight.count, tried);
-    if (!entry) break;
-    if (!o.allowedRegions.includes(entry.region)) {
-      throw new Error(`refusing backend ${entry.backendId} in ${entry.region}: outside the allowed regions`);
+    const pick = pickBackend({
+      candidates: o.candidates,
+      exclude: tried,
+      inflight: o.inflight.count,
+      admits: o.breakers.admits,
+      affinityKey: o.affinityKey,
+      weights: o.routing.weights,
+      maxImbalance: o.routing.maxImbalance,
+      random: o.random ?? Math.random,
+    });
+    if (!pick) break;
+    const entry = pick.entry;
+    if (!isCompliant(entry, o.allowed)) {
+      throw new Error(`refusing backend ${entry.backendId} in ${entry.region}/${entry.jurisdiction}: outside the allowed set`);
     }
     tried.add(entry.backendId);
     if (attempt > 0) o.onRetry();
     const release = o.inflight.acquire(entry.backendId);
+    o.breakers.attempt(entry.backendId);
     let outcome: AttemptOutcome;
     try {
       const { origin, path } = target(entry.url, o.path);
@@ -86,22 +106,39 @@ export async function connectUpstream(o: ConnectOptions): Promise<Connected> {
         origin, path, method: "POST", headers: o.headers, body: o.body, signal: o.signal,
       });
       outcome = { kind: "status", status: response.statusCode };
-      if (!shouldRetry(outcome)) return { ok: true, entry, response, retries: attempt, release };
+      if (!shouldRetry(outcome)) {
+        o.breakers.success(entry.backendId);
+        return { ok: true, entry, response, retries: attempt, release };
+      }
       // Drained, not destroyed, so the keep-alive connection can be reused.
       response.body.dump().catch(() => undefined);
     } catch (error) {
       outcome = { kind: "error", error };
     }
     release();
-    if (o.signal.aborted) return { ok: false, retries: attempt, failures, aborted: true };
+    if (o.signal.aborted) {
+      o.breakers.abandon(entry.backendId);
+      return { ok: false, retries: attempt, failures, aborted: true, why: "attempts_failed" };
+    }
+    o.breakers.fault(entry.backendId);
     failures.push(`${entry.backendId}: ${outcome.kind === "status" ? `status ${outcome.status}` : describeError(outcome.error)}`);
   }
-  return { ok: false, retries: Math.max(0, tried.size - 1), failures, aborted: false };
+  const why = tried.size === 0 ? "circuits_open" : "attempts_failed";
+  if (why === "circuits_open") failures.push("every compliant backend's circuit is open");
+  return { ok: false, retries: Math.max(0, tried.size - 1), failures, aborted: false, why };
 }
 
+const targets = new Map<string, { origin: string; base: string }>();
+
 function target(baseUrl: string, path: string): { origin: string; path: string } {
-  const u = new URL(baseUrl);
-  return { origin: u.origin, path: u.pathname.replace(/\/+$/, "") + path };
+  let t = targets.get(baseUrl);
+  if (!t) {
+    const u = new URL(baseUrl);
+    t = { origin: u.origin, base: u.pathname.replace(/\/+$/, "") };
+    if (targets.size > 10_000) targets.clear();
+    targets.set(baseUrl, t);
+  }
+  return { origin: t.origin, path: t.base + path };
 }
 
 /** A short, secret-free name for a transport error (undici codes, errno codes). */

@@ -4,9 +4,11 @@ import type { AddressInfo } from "node:net";
 /**
  * json: a chat.completion with usage; sse: a stream that pauses after its first
  * chunk until `release()` when `holdAfterFirst` is set; status500: an error;
- * break: headers and one chunk, then the connection is cut; hang: never answers.
+ * break: headers and one chunk, then the connection is cut; hang: never answers;
+ * echo: a chat.completion whose content is the last message's; sseEcho: the same
+ * streamed three characters per chunk; embedding: an embeddings list.
  */
-export type FakeEngineMode = "json" | "sse" | "status500" | "break" | "hang";
+export type FakeEngineMode = "json" | "sse" | "status500" | "break" | "hang" | "echo" | "sseEcho" | "embedding";
 
 export interface SeenRequest {
   method: string;
@@ -37,7 +39,7 @@ export async function startFakeEngine(name: string, mode: FakeEngineMode = "json
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) });
-      void answer(engine, res, hold);
+      void answer(engine, res, hold, requests.at(-1)!.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -65,8 +67,36 @@ export function sseChunk(name: string, i: number, content: string): string {
   return `data: ${JSON.stringify({ id: `chatcmpl-${name}`, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }], n: i })}\n\n`;
 }
 
-async function answer(engine: FakeEngine, res: ServerResponse, hold: Promise<void>): Promise<void> {
+function lastContent(body: Buffer): string {
+  try {
+    const b = JSON.parse(body.toString()) as { messages?: { content?: unknown }[] };
+    const c = b.messages?.at(-1)?.content;
+    return typeof c === "string" ? c : JSON.stringify(c ?? null);
+  } catch {
+    return "";
+  }
+}
+
+async function answer(engine: FakeEngine, res: ServerResponse, hold: Promise<void>, body: Buffer): Promise<void> {
   switch (engine.mode) {
+    case "echo": {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ id: "e", object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: lastContent(body) }, finish_reason: "stop" }], usage: FAKE_USAGE }));
+      return;
+    }
+    case "sseEcho": {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const text = lastContent(body);
+      for (let i = 0; i < text.length; i += 3) res.write(sseChunk(engine.name, i, text.slice(i, i + 3)));
+      res.write(`data: ${JSON.stringify({ id: `chatcmpl-${engine.name}`, object: "chat.completion.chunk", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
+      res.end("data: [DONE]\n\n");
+      return;
+    }
+    case "embedding": {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }], model: "m", usage: { prompt_tokens: 2, total_tokens: 2 } }));
+      return;
+    }
     case "json": {
       const body = JSON.stringify({
         id: `chatcmpl-${engine.name}`, object: "chat.completion", model: "m", engine: engine.name,

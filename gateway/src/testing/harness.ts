@@ -38,7 +38,18 @@ export interface Harness {
  * acme (eu-central-1, eu-west-1; all models), limited (eu-central-1; only "small-model"),
  * euOnly (eu-central-1). Everything is torn down after the test, pass or fail.
  */
-export async function startHarness(t: TestContext, specs: EngineSpec[], opts: { maxRetries?: number; bodyLimitBytes?: number; initialTable?: boolean; headersTimeoutMs?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  maxRetries?: number;
+  bodyLimitBytes?: number;
+  initialTable?: boolean;
+  headersTimeoutMs?: number;
+  /** Merged into the gateway config before it is parsed. */
+  config?: Record<string, unknown>;
+  /** Merged into every tenant. */
+  tenant?: Record<string, unknown>;
+}
+
+export async function startHarness(t: TestContext, specs: EngineSpec[], opts: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), "enclave-gw-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const engines = new Map<string, FakeEngine>();
@@ -72,17 +83,18 @@ export async function startHarness(t: TestContext, specs: EngineSpec[], opts: { 
   const config = GatewayConfig.parse({
     id: "gw-test",
     homeRegion: "eu-central-1",
-    listen: { host: "127.0.0.1", port: 0 },
+    listen: { host: "127.0.0.1", port: 0, plaintext: true },
     logLevel: "silent",
     scheduler: { url: scheduler.url, token: { file: tokenFile }, watchTimeoutMs: 2000 },
     tenants: [
-      { id: "acme", regions: ["eu-central-1", "eu-west-1"], apiKeys: [{ id: "acme-key", sha256: sha256Hex(KEYS.acme) }] },
-      { id: "limited", regions: ["eu-central-1"], models: ["small-model"], apiKeys: [{ id: "limited-key", sha256: sha256Hex(KEYS.limited) }] },
-      { id: "eu-only", regions: ["eu-central-1"], apiKeys: [{ id: "eu-only-key", sha256: sha256Hex(KEYS.euOnly) }] },
+      { id: "acme", regions: ["eu-central-1", "eu-west-1"], apiKeys: [{ id: "acme-key", sha256: sha256Hex(KEYS.acme) }], ...opts.tenant },
+      { id: "limited", regions: ["eu-central-1"], models: ["small-model"], apiKeys: [{ id: "limited-key", sha256: sha256Hex(KEYS.limited) }], ...opts.tenant },
+      { id: "eu-only", regions: ["eu-central-1"], apiKeys: [{ id: "eu-only-key", sha256: sha256Hex(KEYS.euOnly) }], ...opts.tenant },
     ],
     audit: { file: auditFile },
     proxy: { maxRetries: opts.maxRetries ?? 2, connectTimeoutMs: 1000, headersTimeoutMs: opts.headersTimeoutMs ?? 5000, bodyTimeoutMs: 5000 },
     bodyLimitBytes: opts.bodyLimitBytes ?? 4096,
+    ...opts.config,
   });
   const gateway = await startGateway(config, { log: createLogger("gateway-test", "silent") });
   t.after(() => gateway.close());

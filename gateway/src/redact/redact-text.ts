@@ -1,0 +1,117 @@
+import type { PiiClass } from "@enclave/contracts";
+import { findCards } from "./card.js";
+import { findEmails } from "./email.js";
+import { findIbans } from "./iban.js";
+import { findIpv4s, findIpv6s } from "./ip.js";
+import { findPhones } from "./phone.js";
+import type { Detector, Span } from "./span.js";
+import { findUsSsns } from "./us-ssn.js";
+
+export const DETECTORS: Record<PiiClass, Detector> = {
+  email: findEmails,
+  phone: findPhones,
+  iban: findIbans,
+  card: findCards,
+  us_ssn: findUsSsns,
+  ipv4: findIpv4s,
+  ipv6: findIpv6s,
+};
+
+/**
+ * What a value is replaced with. No digits, '@', ':' or '.', so a replacement can
+ * never be (part of) a value itself, and each pass strictly removes those characters.
+ */
+export const REPLACEMENT: Record<PiiClass, string> = {
+  email: "[REDACTED_EMAIL]",
+  phone: "[REDACTED_PHONE]",
+  iban: "[REDACTED_IBAN]",
+  card: "[REDACTED_CARD]",
+  us_ssn: "[REDACTED_SSN]",
+  ipv4: "[REDACTED_IP]",
+  ipv6: "[REDACTED_IP]",
+};
+
+/** On overlap the earlier value wins, then the longer; ties follow this order. */
+const PRIORITY: readonly PiiClass[] = ["email", "iban", "card", "us_ssn", "ipv6", "ipv4", "phone"];
+
+export type RedactionCounts = Partial<Record<PiiClass, number>>;
+
+/** The classes a tenant asked for, in priority order, ready to run. */
+export interface Redactor {
+  readonly classes: readonly PiiClass[];
+  /** Any of digits, '@' or ':' present? Every value has one; text without them is skipped at once. */
+  readonly active: boolean;
+}
+
+export function createRedactor(classes: readonly PiiClass[] | undefined): Redactor {
+  const set = new Set(classes ?? []);
+  const ordered = PRIORITY.filter((c) => set.has(c));
+  return { classes: ordered, active: ordered.length > 0 };
+}
+
+/** True when the text has no digit, '@' or ':': then no class can match. */
+export function cannotHoldPii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 48 && c <= 58) || c === 64) return false;
+  }
+  return true;
+}
+
+/** Every candidate value of the given classes, overlapping ones included. */
+export function findAllCandidates(text: string, classes: readonly PiiClass[]): Span[] {
+  if (classes.length === 0 || cannotHoldPii(text)) return [];
+  const all: Span[] = [];
+  for (const cls of classes) for (const s of DETECTORS[cls](text)) all.push(s);
+  return all;
+}
+
+/** Every value of the given classes in `text`, non-overlapping, in text order. */
+export function findPii(text: string, classes: readonly PiiClass[]): Span[] {
+  if (classes.length === 0 || cannotHoldPii(text)) return [];
+  const all: Span[] = [];
+  for (const cls of classes) for (const s of DETECTORS[cls](text)) all.push(s);
+  if (all.length <= 1) return all;
+  all.sort((a, b) => a.start - b.start || b.end - b.start - (a.end - a.start) || PRIORITY.indexOf(a.cls) - PRIORITY.indexOf(b.cls));
+  const out: Span[] = [];
+  let end = -1;
+  for (const s of all) {
+    if (s.start < end) continue;
+    out.push(s);
+    end = s.end;
+  }
+  return out;
+}
+
+export function replaceSpans(text: string, spans: readonly Span[], counts: RedactionCounts): string {
+  let out = "";
+  let at = 0;
+  for (const s of spans) {
+    out += text.slice(at, s.start) + REPLACEMENT[s.cls];
+    at = s.end;
+    counts[s.cls] = (counts[s.cls] ?? 0) + 1;
+  }
+  return out + text.slice(at);
+}
+
+/** Passes are bounded; every pass removes at least one digit, '@' or ':', so few are ever needed. */
+const MAX_PASSES = 8;
+
+/**
+ * Replaces every value of `r`'s classes, adding to `counts`. Repeats until a pass
+ * finds nothing, so the result holds no value of those classes even where
+ * removing one brought others together. Text without values comes back as the
+ * same string.
+ */
+export function redactText(text: string, r: Redactor, counts: RedactionCounts): string {
+  if (!r.active) return text;
+  let current = text;
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    const spans = findPii(current, r.classes);
+    if (spans.length === 0) return current;
+    current = replaceSpans(current, spans, counts);
+  }
+  // Still finding values after MAX_PASSES: fail closed on this text.
+  const left = findPii(current, r.classes);
+  return left.length === 0 ? current : replaceSpans(current, [{ cls: left[0]!.cls, start: 0, end: current.length }], counts);
+}
