@@ -14,7 +14,7 @@ export async function runProcess(kind: "gateway" | "scheduler" | "agent", args: 
     case "gateway": {
       const config = loadConfigFile(GatewayConfig, file);
       log = createLogger("gateway", config.logLevel);
-      const { startGateway } = await import("@enclave/gateway");
+      const { startGateway } = await import("@enclave/gateway/gateway");
       const g = await startGateway(config, { log });
       log.info({ url: g.url }, "gateway listening");
       close = () => g.close();
@@ -23,7 +23,7 @@ export async function runProcess(kind: "gateway" | "scheduler" | "agent", args: 
     case "scheduler": {
       const config = loadConfigFile(SchedulerConfig, file);
       log = createLogger("scheduler", config.logLevel);
-      const { startScheduler } = await import("@enclave/scheduler");
+      const { startScheduler } = await import("@enclave/scheduler/scheduler");
       const s = await startScheduler(config, { log });
       log.info({ url: s.url }, "scheduler listening");
       close = () => s.close();
@@ -32,7 +32,7 @@ export async function runProcess(kind: "gateway" | "scheduler" | "agent", args: 
     case "agent": {
       const config = loadConfigFile(AgentConfig, file);
       log = createLogger("agent", config.logLevel);
-      const { startAgent } = await import("@enclave/node-agent");
+      const { startAgent } = await import("@enclave/node-agent/agent");
       const a = await startAgent(config, { log });
       log.info({ url: a.url, node: config.nodeId }, "agent running");
       close = () => a.close();

@@ -36,7 +36,7 @@ export async function runUp(args: string[]): Promise<number> {
     },
   });
   if (values.json) {
-    process.stdout.write(JSON.stringify({ gateway: stack.gateway, keys: stack.keys, scheduler: stack.scheduler, auditLog: stack.auditLog, stateDir: stack.stateDir }) + "\n");
+    process.stdout.write(JSON.stringify({ gateway: stack.gateway, keys: stack.keys, scheduler: stack.scheduler, auditLog: stack.auditLog, stateDir: stack.stateDir, operatorTokenFile: stack.operatorTokenFile }) + "\n");
   } else {
     say(`serving after ${((Date.now() - started) / 1000).toFixed(1)} s
   gateway     ${stack.gateway}   (EU and US tenants; ${LOCAL_MODEL} in eu-central-1 and us-east-1)
@@ -44,6 +44,8 @@ export async function runUp(args: string[]): Promise<number> {
   US key      ${stack.keys.us}
   audit log   ${stack.auditLog}
   logs        ${stack.logsDir}
+  operator    export ENCLAVE_SCHEDULER_URL=${stack.scheduler} ENCLAVE_TOKEN_FILE=${stack.operatorTokenFile}
+              then: enclave nodes | enclave deploy list | enclave capacity
 
 try it:
   curl -s ${stack.gateway}/v1/chat/completions -H "Authorization: Bearer ${stack.keys.eu}" -H "Content-Type: application/json" -d '{"model":"${LOCAL_MODEL}","messages":[{"role":"user","content":"Hello"}]}' -i

@@ -22,6 +22,8 @@ export const LOCAL_DEPLOYMENT: DeploymentInput = {
 export interface LocalSecrets {
   nodeTokens: Record<string, string>;
   gatewayToken: string;
+  /** For `enclave nodes`, `deploy`, `drain`, `capacity` against the local stack (role operator). */
+  operatorToken: string;
   apiKeys: { eu: string; us: string };
 }
 
@@ -52,20 +54,28 @@ export function localPlan(p: { host: string; redisUrl: string; ports: LocalPorts
     auth: {
       nodes: LOCAL_NODES.map((n) => ({ id: n.nodeId, tokenSha256: sha256Hex(p.secrets.nodeTokens[n.nodeId] ?? "") })),
       readers: [{ id: "gateway", tokenSha256: sha256Hex(p.secrets.gatewayToken) }],
+      operators: [{ id: "demo-operator", tokenSha256: sha256Hex(p.secrets.operatorToken), role: "operator" }],
     },
+    // Operator actions (deploy, drain, …) are refused without an audit log.
+    audit: { file: join(p.stateDir, "audit", "scheduler.jsonl"), emitter: "scheduler" },
     deployments: [LOCAL_DEPLOYMENT],
   } as SchedulerConfig;
   const gateway = {
     id: "gateway-1",
     homeRegion: "eu-central-1",
-    listen: { host: p.host, port: p.ports.gateway },
+    // The local stack is loopback-only; a real gateway terminates TLS (docs/configuration.md).
+    listen: { host: p.host, port: p.ports.gateway, plaintext: true },
     logLevel: "info",
     scheduler: { url: schedulerUrl, token: { file: join(p.secretsDir, "gateway.token") }, watchTimeoutMs: 25000 },
     tenants: [
       { id: "demo-eu", regions: ["eu-central-1"], apiKeys: [{ id: "demo-eu-key", sha256: sha256Hex(p.secrets.apiKeys.eu) }] },
       { id: "demo-us", regions: ["us-east-1"], apiKeys: [{ id: "demo-us-key", sha256: sha256Hex(p.secrets.apiKeys.us) }] },
     ],
-    audit: { file: join(p.stateDir, "audit", "gateway-1.jsonl") },
+    // A durable spool with signed checkpoints; no sinks locally, so records stay in it.
+    audit: {
+      spool: { dir: join(p.stateDir, "audit", "gateway-1") },
+      checkpoint: { key: { file: join(p.secretsDir, "audit-checkpoint.pem") }, intervalMs: 10000 },
+    },
     proxy: { maxRetries: 2, connectTimeoutMs: 2000, headersTimeoutMs: 60000, bodyTimeoutMs: 60000 },
     bodyLimitBytes: 4 * 1024 * 1024,
   } as GatewayConfig;

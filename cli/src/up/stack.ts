@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +29,8 @@ export interface LocalStack {
   stateDir: string;
   auditLog: string;
   logsDir: string;
+  /** The demo operator token's file, for ENCLAVE_TOKEN_FILE. */
+  operatorTokenFile: string;
   stop(): Promise<void>;
 }
 
@@ -66,10 +69,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const secrets: LocalSecrets = {
       nodeTokens: Object.fromEntries(LOCAL_NODES.map((n) => [n.nodeId, newToken(`node-${n.nodeId}`)])),
       gatewayToken: newToken("gw"),
+      operatorToken: newToken("op"),
       apiKeys: { eu: newToken("sk-enclave-eu"), us: newToken("sk-enclave-us") },
     };
     writeSecret(join(dirs.secrets, "gateway.token"), secrets.gatewayToken);
+    writeSecret(join(dirs.secrets, "operator.token"), secrets.operatorToken);
     for (const n of LOCAL_NODES) writeSecret(join(dirs.secrets, `${n.nodeId}.token`), secrets.nodeTokens[n.nodeId]!);
+    // The gateway signs audit checkpoints; `enclave audit verify --public-key secrets/audit-checkpoint.pub.pem` checks them.
+    const checkpointKey = generateKeyPairSync("ed25519");
+    writeSecret(join(dirs.secrets, "audit-checkpoint.pem"), checkpointKey.privateKey.export({ type: "pkcs8", format: "pem" }).toString().trim());
+    writeSecret(join(dirs.secrets, "audit-checkpoint.pub.pem"), checkpointKey.publicKey.export({ type: "spki", format: "pem" }).toString().trim());
 
     const ports = {
       scheduler: await freePort(host),
@@ -133,8 +142,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       scheduler: schedulerUrl,
       keys: secrets.apiKeys,
       stateDir,
-      auditLog: plan.gateway.audit.file,
+      auditLog: plan.gateway.audit.spool?.dir ?? plan.gateway.audit.file!,
       logsDir: dirs.logs,
+      operatorTokenFile: join(dirs.secrets, "operator.token"),
       stop: stopAll,
     };
   } catch (e) {

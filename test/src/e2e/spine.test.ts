@@ -4,10 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
+import { decodeAuditLine, encodeFrame } from "@enclave/audit";
 import { AuditRecord } from "@enclave/contracts";
 import { waitFor } from "@enclave/runtime";
 import { CLI, isAlive, pidsMatching, startUp, type RunningStack } from "../support/stack.js";
@@ -24,11 +25,23 @@ function client(key: string): OpenAI {
   return new OpenAI({ baseURL: `${stack.gateway}/v1`, apiKey: key, maxRetries: 0, timeout: 20000 });
 }
 
+/** The segment files of one chain (a region) of the gateway's audit spool, in order. */
+function segments(region: string): string[] {
+  const dir = join(stack.auditLog, region);
+  return readdirSync(dir).filter((n) => n.endsWith(".seg")).sort().map((n) => join(dir, n));
+}
+
+/** Every record in the gateway's audit spool (one chain per region; checkpoints left out). */
 function auditRecords(): AuditRecord[] {
-  return readFileSync(stack.auditLog, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => AuditRecord.parse(JSON.parse(l)));
+  const chains = readdirSync(stack.auditLog, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  return chains.flatMap((region) =>
+    segments(region).flatMap((file) =>
+      readFileSync(file, "utf8").split("\n").flatMap((line) => {
+        const d = decodeAuditLine(line);
+        return d.kind === "entry" && (d.value as { kind?: unknown }).kind !== "checkpoint" ? [AuditRecord.parse(d.value)] : [];
+      }),
+    ),
+  );
 }
 
 async function chat(c: OpenAI, content = "Say hello") {
@@ -225,14 +238,22 @@ describe("the spine, as `enclave up` runs it", () => {
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /ok, \d+ records/);
 
-    const copy = join(stack.stateDir, "audit-tampered.jsonl");
-    copyFileSync(stack.auditLog, copy);
+    // A copy of the EU chain's first segment, one record altered and its frame checksum
+    // recomputed (a deliberate forgery, not disk damage): the hash chain still names the line.
+    const copy = join(stack.stateDir, "audit-tampered.seg");
+    copyFileSync(segments(EU)[0]!, copy);
     const lines = readFileSync(copy, "utf8").split("\n").filter(Boolean);
-    assert.ok(lines.length >= 3);
-    const victim = Math.floor(lines.length / 2);
-    const rec = JSON.parse(lines[victim]!) as AuditRecord;
+    const recordLines = lines.flatMap((l, i) => {
+      const d = decodeAuditLine(l);
+      return d.kind === "entry" && (d.value as { kind?: unknown }).kind !== "checkpoint" ? [i] : [];
+    });
+    assert.ok(recordLines.length >= 3);
+    const victim = recordLines[Math.floor(recordLines.length / 2)]!;
+    const decoded = decodeAuditLine(lines[victim]!);
+    assert.equal(decoded.kind, "entry");
+    const rec = (decoded as { value: AuditRecord }).value;
     rec.region = rec.region === US ? EU : US; // the kind of edit that would hide a residency breach
-    lines[victim] = JSON.stringify(rec);
+    lines[victim] = encodeFrame(JSON.stringify(rec)).toString("utf8").trimEnd();
     writeFileSync(copy, lines.join("\n") + "\n");
     const bad = spawnSync(process.execPath, [CLI, "audit", "verify", copy], { encoding: "utf8" });
     assert.equal(bad.status, 1, bad.stdout + bad.stderr);
