@@ -214,7 +214,8 @@ async function startGatewayTarget(dir: string, engineUrl: string, key: string, c
       apiKeys: [{ id: "bench-key", sha256: createHash("sha256").update(key).digest("hex") }],
       redact: ["email", "phone", "iban", "card", "us_ssn", "ipv4", "ipv6"],
     }],
-    audit: { file: join(dir, "audit", "gateway.jsonl") },
+    // The production audit path: the durable spool with group commit (no sink here: shipping is the audit bench).
+    audit: { spool: { dir: join(dir, "audit") } },
     limits: { maxConcurrent: 4096, maxQueue: 4096, queueTimeoutMs: 10000 },
   };
   const file = join(dir, "gateway.json");
