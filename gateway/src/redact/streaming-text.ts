@@ -64,13 +64,22 @@ export class StreamingRedactor {
       }
     }
     // Redact the head as part of the whole text, so its artificial end is no word boundary.
+    // A value found only once others are replaced may cross the cut: hold it back whole too,
+    // rather than drop it from the head and send that part in clear.
     let current = text;
     for (let pass = 0; pass < 8; pass++) {
-      const spans = findPii(current, this.r.classes).filter((s) => s.end <= cut);
+      const found = findPii(current, this.r.classes);
+      for (const s of found) if (s.start < cut && s.end > cut) cut = s.start;
+      const spans = found.filter((s) => s.end <= cut);
       if (spans.length === 0) break;
       const before = current.length;
       current = replaceSpans(current.slice(0, cut), spans, this.counts) + current.slice(cut);
       cut += current.length - before;
+    }
+    // Never send a head that still holds a value: hold everything until it resolves.
+    if (findPii(current.slice(0, cut), this.r.classes).length > 0) {
+      this.pending = current;
+      return "";
     }
     this.pending = current.slice(cut);
     return current.slice(0, cut);
