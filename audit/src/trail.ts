@@ -156,7 +156,8 @@ export class AuditTrail {
         await c.spool.appendCheckpoint(this.o.checkpoint.signer).catch((e: Error) => this.log.error({ chain: c.spool.chain, err: e.message }, "final audit checkpoint failed"));
       }
     }
-    const drainMs = this.o.closeDrainMs ?? 3000;
+    // Within the process's 10 s shutdown budget, with room for a loaded machine's TLS handshake.
+    const drainMs = this.o.closeDrainMs ?? 6000;
     await Promise.all(chains.map((r) => (r.status === "fulfilled" ? r.value.shipper?.drain(drainMs) : undefined)));
     for (const r of chains) if (r.status === "fulfilled") await r.value.shipper?.stop();
     for (const r of chains) if (r.status === "fulfilled") await r.value.spool.close().catch(() => undefined);
