@@ -158,8 +158,9 @@ describe("Docker engine driver (podman's Docker API, real containers)", () => {
     const s = a.backends.get(id)!;
     s.subscribe(() => states.push(`${s.snapshot().state}:${s.snapshot().detail ?? ""}`));
     await api.getContainer(first.Id).kill({ signal: "SIGKILL" });
-    await waitFor(() => s.snapshot().state === "restarting", { ...WAIT, what: "the crash to be noticed" });
-    assert.match(s.snapshot().detail ?? "", /restart in \d+ ms, after: engine was killed by SIGKILL; last output: .*listening/s);
+    // Watch the recorded transitions, not the current state: the restart may come before a poll would.
+    const noticed = await waitFor(() => states.find((x) => x.startsWith("restarting:")), { ...WAIT, what: "the crash to be noticed" });
+    assert.match(noticed, /restart in \d+ ms, after: engine was killed by SIGKILL; last output: .*listening/s);
     await waitFor(() => s.snapshot().state === "ready" && s.snapshot().restarts === 1, { ...WAIT, what: "ready again" });
     const second = (await inspectOrNull(containerName(id)))!;
     assert.notEqual(second.Id, first.Id, "a fresh container under the same name");
