@@ -77,7 +77,7 @@ describe("kernel log", () => {
     assert.match(a.ok ? "" : a.error, /ENOENT/);
   });
 
-  test("the real /dev/kmsg, where readable: reads without blocking, then only new records", { skip: !existsSync("/dev/kmsg") }, () => {
+  test("the real /dev/kmsg, where readable: reads without blocking, then only new records", { skip: existsSync("/dev/kmsg") ? false : "this machine has no /dev/kmsg (containers often hide it)" }, () => {
     const r = new KernelLogReader("/dev/kmsg");
     try {
       const first = r.poll();
