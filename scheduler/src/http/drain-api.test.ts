@@ -34,6 +34,9 @@ describe("drain and uncordon", () => {
     await waitFor(() => q("eu-1").getJob(startJobId(ref(0))), { timeoutMs: 5000, what: "placed on eu-1" });
     eu1.report = node("eu-1", EU, "EU", { gpus: 2, backends: [backend("eu-1", ref(0))] });
     await waitFor(async () => (await nodes(s)).find((n) => n.nodeId === "eu-1")?.replicas.length === 1, { timeoutMs: 5000, what: "eu-1 listed with its replica" });
+    // The route table follows heartbeats within its refresh interval, later than the node list:
+    // the "no dip" check below means something only once eu-1 is routable before the drain.
+    await waitFor(async () => RouteTable.parse(await (await s.get("/v1/routes")).json()).entries.some((e) => e.nodeId === "eu-1" && e.nodeState === "ready"), { timeoutMs: 5000, what: "eu-1 routable before the drain" });
 
     const drained = await s.send("POST", "/v1/nodes/eu-1/drain", { reason: "BIOS update" });
     assert.equal(drained.status, 200);
