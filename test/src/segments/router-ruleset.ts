@@ -35,7 +35,8 @@ export function topologyVars(): Record<string, unknown> {
   };
 }
 
-export async function renderRouterRuleset(dir: string): Promise<RenderedRuleset> {
+/** `signal` stops Ansible (the test is being torn down). */
+export async function renderRouterRuleset(dir: string, signal?: AbortSignal): Promise<RenderedRuleset> {
   const started = Date.now();
   const file = join(dir, "router.nft");
   const args = ["-i", "inventories/example", "playbooks/render-router-ruleset.yml", "-e", "region=eu_central_1", "-e", `dest=${file}`, "-e", JSON.stringify(topologyVars())];
@@ -43,6 +44,7 @@ export async function renderRouterRuleset(dir: string): Promise<RenderedRuleset>
     await run("ansible-playbook", args, {
       cwd: ANSIBLE_DIR,
       timeout: 120_000,
+      ...(signal ? { signal } : {}),
       maxBuffer: 16 * 1024 * 1024,
       // Ansible ignores an ansible.cfg in a world-writable directory; no colours in the logs.
       env: { ...process.env, ANSIBLE_CONFIG: join(ANSIBLE_DIR, "ansible.cfg"), ANSIBLE_NOCOLOR: "1", ANSIBLE_FORCE_COLOR: "0", ANSIBLE_LOCAL_TEMP: join(dir, "ansible-tmp") },

@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,12 +28,15 @@ import { NetProbe, startIn, type NsProcess } from "./processes.js";
 import type { Probe, ProbeResult } from "./probe-protocol.js";
 import { renderRouterRuleset, type RenderedRuleset } from "./router-ruleset.js";
 import { EMITTERS, GPU_NODES, MODEL, NAMES, PORTS, REGION, makeSecrets, writeConfigs, writePrometheusConfig, writeRsyslogConfig, type Secrets } from "./services.js";
-import { HOSTS, Topology, deleteNamespace, host, namespacesUnavailable, staleNamespaces, type HostName } from "./topology.js";
+import { HOSTS, Topology, deleteNamespace, host, namespacesUnavailable, runGone, staleNamespaces, type HostName } from "./topology.js";
 
 const run = promisify(execFile);
 const unavailable = await namespacesUnavailable();
 
 interface Stack {
+  /** Everything started in the background, settled before teardown; aborting stops it. */
+  pending: Promise<unknown>[];
+  abort: AbortController;
   dir: string;
   logDir: string;
   topo: Topology;
@@ -68,23 +71,28 @@ async function setUp(stack: Partial<Stack>): Promise<Stack> {
   const mark = (k: string) => (timings[k] = Date.now() - t0);
   // Leftovers of runs that crashed (SIGKILL, a power cut) go first; live runs are never touched.
   for (const ns of await staleNamespaces()) await deleteNamespace(ns);
-  const dir = (stack.dir = mkdtempSync(join(tmpdir(), "enclave-segments-")));
+  for (const d of readdirSync(tmpdir())) {
+    const m = /^enclave-segments-(\d+)-/.exec(d);
+    if (m && runGone(Number(m[1]))) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  }
+  const dir = (stack.dir = mkdtempSync(join(tmpdir(), `enclave-segments-${process.pid}-`)));
   const logDir = (stack.logDir = join(dir, "logs"));
   await mkdir(logDir);
   const topo = (stack.topo = new Topology());
   const procs: NsProcess[] = (stack.procs = []);
 
   // The slow part (Ansible) runs while everything else starts; forwarding stays off until its ruleset is loaded.
-  const rendering = renderRouterRuleset(dir);
-  rendering.catch(() => undefined);
-  const [secrets] = await Promise.all([makeSecrets(dir), topo.up()]);
+  const rendering = renderRouterRuleset(dir, stack.abort!.signal);
+  stack.pending!.push(rendering);
+  const [secrets] = await all([makeSecrets(dir), topo.up()]);
   mark("namespaces and PKI");
-  const [files, rsyslog, prometheus] = await Promise.all([writeConfigs(dir, secrets), writeRsyslogConfig(dir, secrets), writePrometheusConfig(dir, secrets)]);
+  const [files, rsyslog, prometheus] = await all([writeConfigs(dir, secrets), writeRsyslogConfig(dir, secrets), writePrometheusConfig(dir, secrets)]);
   stack.auditLog = rsyslog.output;
 
-  const probes = (stack.probes = Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h.name, await NetProbe.start(topo.ns(h.name), h.name, logDir)] as const))) as Record<HostName, NetProbe>);
+  const probes = (stack.probes = {} as Record<HostName, NetProbe>);
+  await all(HOSTS.map(async (h) => (probes[h.name] = await NetProbe.start(topo.ns(h.name), h.name, logDir))));
   // Listeners behind the denied probes: a service on each side that nothing in the matrix may reach.
-  await Promise.all([
+  await all([
     probes.internet.serve({ tcp: [443], dnsAnswer: a("internet") }),
     probes.client.serve({ tcp: [443] }),
     probes.gateway.serve({ dnsAnswer: a("gateway") }),
@@ -104,7 +112,7 @@ async function setUp(stack: Partial<Stack>): Promise<Stack> {
   const agents = GPU_NODES.map((n) => start(n, `agent-${n}`, process.execPath, [CLI, "agent", "--config", files.agents[n]!]));
   await ready(syslog, probes.logs, { kind: "tcp", host: a("logs"), port: PORTS.auditSink, timeoutMs: 1000 }, "rsyslogd listening");
   await ready(scheduler, probes.scheduler, { kind: "http", url: `http://${a("scheduler")}:${PORTS.schedulerApi}/healthz`, timeoutMs: 2000 }, "the scheduler");
-  await Promise.all(agents.map((p, i) => ready(p, probes[GPU_NODES[i]!], { kind: "http", url: `http://${a(GPU_NODES[i]!)}:${PORTS.agentMetrics}/healthz`, timeoutMs: 2000 }, `agent ${GPU_NODES[i]}`)));
+  await all(agents.map((p, i) => ready(p, probes[GPU_NODES[i]!], { kind: "http", url: `http://${a(GPU_NODES[i]!)}:${PORTS.agentMetrics}/healthz`, timeoutMs: 2000 }, `agent ${GPU_NODES[i]}`)));
   mark("inference and logging up");
 
   // The operator action: `enclave deploy apply` on the scheduler host, as an operator would run it.
@@ -147,7 +155,17 @@ async function setUp(stack: Partial<Stack>): Promise<Stack> {
   return Object.assign(stack, { secrets, engines, timings }) as Stack;
 }
 
+/** Promise.all that lets every step finish (or fail) before it rejects: nothing half-started is left running into the teardown. */
+async function all<T extends readonly unknown[]>(steps: [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const settled = await Promise.allSettled(steps);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 async function tearDown(stack: Partial<Stack>): Promise<void> {
+  stack.abort?.abort();
+  await Promise.allSettled(stack.pending ?? []);
   const procs = stack.procs ?? [];
   // Emitters first (they drain their audit spools to the still-running receiver), then the rest.
   const first = procs.filter((p) => /^(gateway|scheduler|agent-)/.test(p.name));
@@ -187,7 +205,7 @@ async function auditLines(file: string): Promise<string[]> {
 
 test("the segments: DESIGN §1's flow matrix on real network stacks, with the firewall role's router ruleset", { skip: unavailable ?? false, timeout: 240_000 }, async (t) => {
   const started = Date.now();
-  const stack: Partial<Stack> = {};
+  const stack: Partial<Stack> = { pending: [], abort: new AbortController() };
   const rows: ReportRow[] = [];
   const counters: { before?: Record<string, number>; after?: Record<string, number> } = {};
   t.after(async () => {

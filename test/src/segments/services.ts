@@ -57,7 +57,9 @@ async function issue(pki: TestPki, name: string, san: string, eku: "serverAuth" 
   const openssl = (args: string[]) => run("openssl", args, { cwd: pki.dir, timeout: 30_000 });
   await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name}`, "-keyout", p("key"), "-out", p("csr")]);
   await writeFile(p("ext"), `subjectAltName=${san}\nextendedKeyUsage=${eku}\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
-  await openssl(["x509", "-req", "-in", p("csr"), "-CA", pki.ca, "-CAkey", join(pki.dir, "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", p("ext"), "-out", p("pem")]);
+  // A random serial of its own: several certificates are issued at once (a shared serial file would race).
+  const serial = `0x${randomBytes(16).toString("hex")}`;
+  await openssl(["x509", "-req", "-in", p("csr"), "-CA", pki.ca, "-CAkey", join(pki.dir, "ca.key"), "-set_serial", serial, "-days", "2", "-extfile", p("ext"), "-out", p("pem")]);
   await chmod(p("key"), 0o600);
   return { cert: p("pem"), key: p("key") };
 }

@@ -101,19 +101,22 @@ export async function deleteNamespace(ns: string): Promise<void> {
   if ((await listNamespaces()).includes(ns)) await ip("netns", "del", ns);
 }
 
-/** The namespaces of runs whose process is gone (a crash, a SIGKILL): this suite's leftovers, never another live run's. */
+/** Whether the run of this pid is gone (a crash, a SIGKILL), so what it left may be removed; never another live run's. */
+export function runGone(pid: number): boolean {
+  if (!alive(pid)) return true;
+  try {
+    return !readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("segments");
+  } catch {
+    return true;
+  }
+}
+
+/** The namespaces of runs that are gone: this suite's leftovers. */
 export async function staleNamespaces(): Promise<string[]> {
   const re = new RegExp(`^${NS_PREFIX}(\\d+)-`);
   return (await listNamespaces()).filter((ns) => {
     const m = re.exec(ns);
-    if (!m) return false;
-    const pid = Number(m[1]);
-    if (!alive(pid)) return true;
-    try {
-      return !readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("segments");
-    } catch {
-      return true;
-    }
+    return m !== null && runGone(Number(m[1]));
   });
 }
 
