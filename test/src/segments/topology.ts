@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
+import { waitFor } from "@enclave/runtime";
 
 const run = promisify(execFile);
 
@@ -93,8 +94,8 @@ export async function deleteNamespace(ns: string): Promise<void> {
         // gone already
       }
     }
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && (pids = pids.filter(alive)).length > 0) await new Promise((r) => setTimeout(r, 50));
+    const signalled = pids;
+    await waitFor(() => !signalled.some(alive), { timeoutMs: 3000, intervalMs: 50 }).catch(() => undefined);
     pids = await pidsOf();
   }
   // `ip netns del` only removes the name while a process is inside; the kills above made sure none is.
