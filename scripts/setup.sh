@@ -31,6 +31,7 @@ ipmitool ipmitool
 ipmi_sim openipmi
 rsyslogd rsyslog
 - rsyslog-gnutls
+prometheus prometheus
 "
 # What only the benchmarks need (`setup.sh --bench`):
 BENCH_DEBS="

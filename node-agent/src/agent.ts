@@ -188,7 +188,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
 async function engineDriver(config: AgentConfig, log: Logger): Promise<EngineDriver> {
   const { engines } = config;
   if (engines.driver === "process") {
-    return new ProcessEngineDriver({ host: engines.host, sim: engines.sim, listenTimeoutMs: engines.startupTimeoutMs, log });
+    return new ProcessEngineDriver({ host: engines.host, portRange: engines.process.portRange, sim: engines.sim, listenTimeoutMs: engines.startupTimeoutMs, log });
   }
   const password = engines.docker.registry?.password;
   const { DockerEngineDriver } = await import("./engine/docker/docker-engine-driver.js");

@@ -41,10 +41,11 @@ const MAX_ROUTE_WATCHERS = 10_000;
  */
 export async function startScheduler(config: SchedulerConfig, deps: { log?: Logger } = {}): Promise<Scheduler> {
   const log = deps.log ?? createLogger("scheduler", config.logLevel);
-  // Files first: a missing certificate or an unwritable audit log stops the start with a clear error.
+  // Files first: a missing certificate, an unusable audit spool or a bad audit key stops the start with a clear error.
   const https = config.tls ? { cert: readPem(config.tls.certFile, "tls.certFile"), key: readPem(config.tls.keyFile, "tls.keyFile") } : undefined;
-  const audit = config.audit ? await OperatorAudit.open(config.audit) : undefined;
-  if (audit === undefined) log.warn("no audit.file configured: operator actions (deploy, delete, drain, uncordon) are refused");
+  const audit = config.audit ? await OperatorAudit.open(config.audit, log) : undefined;
+  if (audit === undefined) log.warn("no audit configured: operator actions (deploy, delete, drain, uncordon) are refused");
+  else if (Object.keys(config.audit!.sinks).length === 0) log.warn({ spool: config.audit!.spool.dir }, "no audit sinks configured: operator action records stay in the local spool");
 
   const redis = connectRedis(config.redis, log);
   const registry = createRegistry("scheduler");

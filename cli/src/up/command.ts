@@ -36,13 +36,13 @@ export async function runUp(args: string[]): Promise<number> {
     },
   });
   if (values.json) {
-    process.stdout.write(JSON.stringify({ gateway: stack.gateway, keys: stack.keys, scheduler: stack.scheduler, auditLog: stack.auditLog, stateDir: stack.stateDir, operatorTokenFile: stack.operatorTokenFile }) + "\n");
+    process.stdout.write(JSON.stringify({ gateway: stack.gateway, keys: stack.keys, scheduler: stack.scheduler, auditLog: stack.auditLog, schedulerAuditLog: stack.schedulerAuditLog, stateDir: stack.stateDir, operatorTokenFile: stack.operatorTokenFile }) + "\n");
   } else {
     say(`serving after ${((Date.now() - started) / 1000).toFixed(1)} s
   gateway     ${stack.gateway}   (EU and US tenants; ${LOCAL_MODEL} in eu-central-1 and us-east-1)
   EU key      ${stack.keys.eu}
   US key      ${stack.keys.us}
-  audit log   ${stack.auditLog}
+  audit log   ${stack.auditLog} (gateway), ${stack.schedulerAuditLog} (scheduler); enclave audit verify DIR
   logs        ${stack.logsDir}
   operator    export ENCLAVE_SCHEDULER_URL=${stack.scheduler} ENCLAVE_TOKEN_FILE=${stack.operatorTokenFile}
               then: enclave nodes | enclave deploy list | enclave capacity

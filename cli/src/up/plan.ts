@@ -56,8 +56,14 @@ export function localPlan(p: { host: string; redisUrl: string; ports: LocalPorts
       readers: [{ id: "gateway", tokenSha256: sha256Hex(p.secrets.gatewayToken) }],
       operators: [{ id: "demo-operator", tokenSha256: sha256Hex(p.secrets.operatorToken), role: "operator" }],
     },
-    // Operator actions (deploy, drain, …) are refused without an audit log.
-    audit: { file: join(p.stateDir, "audit", "scheduler.jsonl"), emitter: "scheduler" },
+    // Operator actions (deploy, drain, …) are refused without an audit trail. No sinks locally,
+    // so records stay in the spool, signed with the gateway's checkpoint key.
+    audit: {
+      emitter: "scheduler",
+      homeRegion: "eu-central-1",
+      spool: { dir: join(p.stateDir, "audit", "scheduler") },
+      checkpoint: { key: { file: join(p.secretsDir, "audit-checkpoint.pem") }, intervalMs: 10000 },
+    },
     deployments: [LOCAL_DEPLOYMENT],
   } as SchedulerConfig;
   const gateway = {

@@ -27,7 +27,10 @@ export interface LocalStack {
   scheduler: string;
   keys: { eu: string; us: string };
   stateDir: string;
+  /** The gateway's audit spool. */
   auditLog: string;
+  /** The scheduler's audit spool (operator actions). */
+  schedulerAuditLog: string;
   logsDir: string;
   /** The demo operator token's file, for ENCLAVE_TOKEN_FILE. */
   operatorTokenFile: string;
@@ -75,7 +78,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     writeSecret(join(dirs.secrets, "gateway.token"), secrets.gatewayToken);
     writeSecret(join(dirs.secrets, "operator.token"), secrets.operatorToken);
     for (const n of LOCAL_NODES) writeSecret(join(dirs.secrets, `${n.nodeId}.token`), secrets.nodeTokens[n.nodeId]!);
-    // The gateway signs audit checkpoints; `enclave audit verify --public-key secrets/audit-checkpoint.pub.pem` checks them.
+    // The gateway and the scheduler sign audit checkpoints; `enclave audit verify --public-key secrets/audit-checkpoint.pub.pem` checks them.
     const checkpointKey = generateKeyPairSync("ed25519");
     writeSecret(join(dirs.secrets, "audit-checkpoint.pem"), checkpointKey.privateKey.export({ type: "pkcs8", format: "pem" }).toString().trim());
     writeSecret(join(dirs.secrets, "audit-checkpoint.pub.pem"), checkpointKey.publicKey.export({ type: "spki", format: "pem" }).toString().trim());
@@ -143,6 +146,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       keys: secrets.apiKeys,
       stateDir,
       auditLog: plan.gateway.audit.spool?.dir ?? plan.gateway.audit.file!,
+      schedulerAuditLog: plan.scheduler.audit!.spool.dir,
       logsDir: dirs.logs,
       operatorTokenFile: join(dirs.secrets, "operator.token"),
       stop: stopAll,

@@ -23,6 +23,16 @@ export const ImageRef = z
 
 const PortNumber = z.number().int().min(1).max(65535);
 
+/** The firewall's `engines` range (ansible group_vars `enclave_ports.engines`): gateways reach engines only there. */
+export const ENGINE_PORT_RANGE = { from: 20000, to: 20999 } as const;
+
+/** Ports the agent hands to engines, whichever driver runs them. */
+export const EnginePortRange = z
+  .strictObject({ from: PortNumber, to: PortNumber })
+  .refine((r) => r.from <= r.to, "portRange.from must not be above portRange.to")
+  .prefault(ENGINE_PORT_RANGE);
+export type EnginePortRange = z.infer<typeof EnginePortRange>;
+
 /** The Docker engine driver: how containers are created, where models and images come from. */
 export const DockerEngineOptions = z.strictObject({
   /** The Docker Engine API socket (podman's Docker-compatible service works too). */
@@ -32,10 +42,7 @@ export const DockerEngineOptions = z.strictObject({
   /** `bridge`: the engine's port is published on `engines.host`; `host`: the engine binds `engines.host` itself. */
   network: z.enum(["bridge", "host"]).default("bridge"),
   /** Host ports the agent hands to engines; the firewall must let the gateways reach them. */
-  portRange: z
-    .strictObject({ from: PortNumber, to: PortNumber })
-    .refine((r) => r.from <= r.to, "portRange.from must not be above portRange.to")
-    .prefault({ from: 20000, to: 20999 }),
+  portRange: EnginePortRange,
   /** Model weights on the host, mounted read-only into every engine; engines run offline. */
   modelCache: z
     .strictObject({
@@ -173,6 +180,11 @@ export const AgentConfig = z.strictObject({
       maxRestarts: z.number().int().min(0).default(5),
     }).default({ initialBackoffMs: 1000, maxBackoffMs: 30000, maxRestarts: 5 }),
     sim: SimEngineOptions.default({ ttftMs: 20, itlMs: 5, maxConcurrent: 64, outputTokens: 16 }),
+    /** Used when `driver` is `process`. */
+    process: z.strictObject({
+      /** Ports engines listen on (on `engines.host`); the firewall must let the gateways reach them. */
+      portRange: EnginePortRange,
+    }).prefault({}),
     /** Used when `driver` is `docker`. */
     docker: DockerEngineOptions.prefault({}),
   }),

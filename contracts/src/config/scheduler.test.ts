@@ -22,10 +22,33 @@ test("a scheduler config gets placement defaults; audit and TLS stay off unless 
   assert.equal(c.tls, undefined);
   const full = parseConfigText(
     SchedulerConfig,
-    `tls: { certFile: /etc/enclave/s.pem, keyFile: /etc/enclave/s.key }\naudit: { file: /var/lib/enclave/audit/scheduler.jsonl }\nplacement: { strategy: spread }\nauth: {}\n`,
+    `tls: { certFile: /etc/enclave/s.pem, keyFile: /etc/enclave/s.key }\naudit: { homeRegion: eu-central-1, spool: { dir: /var/spool/enclave-audit } }\nplacement: { strategy: spread }\nauth: {}\n`,
     "s.yaml",
   );
-  assert.deepEqual([full.audit?.emitter, full.placement.strategy, full.tls?.certFile], ["scheduler", "spread", "/etc/enclave/s.pem"]);
+  assert.deepEqual(
+    [full.audit?.emitter, full.audit?.spool.dir, full.audit?.spool.onBudgetExhausted, full.audit?.sinks, full.placement.strategy, full.tls?.certFile],
+    ["scheduler", "/var/spool/enclave-audit", "fail-closed", {}, "spread", "/etc/enclave/s.pem"],
+  );
+});
+
+const SINK = `{ type: syslog, host: 10.10.3.10, tls: { ca: /etc/enclave/ca.pem, cert: /etc/enclave/s.pem, key: { file: /etc/enclave/s.key } } }`;
+
+test("the scheduler's audit is a spool with a home region; the old single file is refused with a pointer to what replaced it", () => {
+  const old = problems(`auth: {}\naudit: { file: /var/lib/enclave/audit/scheduler.jsonl, homeRegion: eu-central-1, spool: { dir: /s } }\n`);
+  assert.deepEqual(old.map((p) => p.path), ["audit.file"]);
+  assert.match(old[0]!.message, /audit\.spool .*audit\.sinks/);
+  const bare = problems(`auth: {}\naudit: { emitter: sched-1 }\n`);
+  assert.deepEqual(bare.map((p) => p.path).sort(), ["audit.homeRegion", "audit.spool"]);
+});
+
+test("with sinks, the home region and every region of the config's deployments need one", () => {
+  const deployments = `deployments:\n  - { name: d, model: m, replicasPerRegion: { eu-central-1: 1, us-east-1: 1 } }\n`;
+  const missing = problems(`auth: {}\naudit: { homeRegion: eu-west-1, spool: { dir: /s }, sinks: { eu-central-1: ${SINK} } }\n${deployments}`);
+  assert.deepEqual(missing.map((p) => [p.path, p.message]), [["audit.sinks", "no sink for region eu-west-1, us-east-1: records of operator actions there would never leave the spool"]]);
+  const ok = parseConfigText(SchedulerConfig, `auth: {}\naudit: { homeRegion: eu-central-1, spool: { dir: /s }, sinks: { eu-central-1: ${SINK}, us-east-1: ${SINK} } }\n${deployments}`, "s.yaml");
+  assert.deepEqual(Object.keys(ok.audit!.sinks), ["eu-central-1", "us-east-1"]);
+  // Without sinks the records stay in the spool (a local stack): nothing to cover.
+  assert.equal(parseConfigText(SchedulerConfig, `auth: {}\naudit: { homeRegion: eu-west-1, spool: { dir: /s } }\n${deployments}`, "s.yaml").audit?.homeRegion, "eu-west-1");
 });
 
 test("one token digest stands for one principal; roles are viewer or operator", () => {

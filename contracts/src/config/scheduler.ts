@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Deployment } from "../deployment.js";
-import { Id } from "../common.js";
+import { Id, Region } from "../common.js";
+import { AuditConfig, AuditSpoolConfig } from "./audit.js";
 import { Listen, LogLevel, RedisConfig, Sha256Hex } from "./shared.js";
 
 /** viewer: reads nodes, deployments and capacity; operator: also deploys, deletes, drains and uncordons. */
@@ -24,6 +25,18 @@ export const PlacementConfig = z.strictObject({
 });
 export type PlacementConfig = z.infer<typeof PlacementConfig>;
 
+/** The scheduler's trail of operator actions: a durable spool, shipped like the gateway's (docs/audit.md). */
+export const SchedulerAuditConfig = AuditConfig.extend({
+  /** Gone: a single local file was never shipped off the segment (DESIGN §1). */
+  file: z.never({ error: "the scheduler no longer writes audit.file: set audit.spool (durable) and audit.sinks (shipped), see docs/configuration.md" }).optional(),
+  /** Names this scheduler replica in its records (each replica has a spool directory of its own). */
+  emitter: Id.default("scheduler"),
+  /** The chain (and sink) of records that name no region, such as deployment changes: normally the scheduler host's region. */
+  homeRegion: Region,
+  spool: AuditSpoolConfig,
+});
+export type SchedulerAuditConfig = z.infer<typeof SchedulerAuditConfig>;
+
 export const SchedulerConfig = z.strictObject({
   listen: Listen.default({ host: "127.0.0.1", port: 8090 }),
   /** Serve the API over TLS with these PEM files; agents and the CLI verify it against their CA file. */
@@ -41,13 +54,8 @@ export const SchedulerConfig = z.strictObject({
     /** Operator tokens (the CLI), hashed, each with its role. */
     operators: z.array(z.strictObject({ id: Id, tokenSha256: Sha256Hex, role: OperatorRole })).default([]),
   }),
-  /** Operator actions (deploy, delete, drain, uncordon) are appended here; without it they are refused. */
-  audit: z.strictObject({
-    /** JSON-lines file, one hash-chained record per action. */
-    file: z.string().min(1),
-    /** Names this scheduler replica in its records. */
-    emitter: Id.default("scheduler"),
-  }).optional(),
+  /** Operator actions (deploy, delete, drain, uncordon) are recorded and shipped here; without it they are refused. */
+  audit: SchedulerAuditConfig.optional(),
   placement: PlacementConfig.default({ strategy: "binpack", startTimeoutMs: 180000, failureBackoff: { initialMs: 10000, maxMs: 300000 } }),
   /** Seeded into Redis when a deployment of that name is absent there; after that the API owns it. */
   deployments: z.array(Deployment).default([]),
@@ -64,6 +72,14 @@ export const SchedulerConfig = z.strictObject({
       if (digests.has(t.tokenSha256)) ctx.addIssue({ code: "custom", path: ["auth", kind, i, "tokenSha256"], message: "this token digest is already listed; each token may stand for one principal only" });
       digests.add(t.tokenSha256);
     });
+  }
+  // A record goes to the chain of the region it names (a drained node's), else to the home region's.
+  if (c.audit && Object.keys(c.audit.sinks).length > 0) {
+    const regions = new Set([c.audit.homeRegion, ...c.deployments.flatMap((d) => Object.keys(d.replicasPerRegion))]);
+    const missing = [...regions].filter((r) => !(r in c.audit!.sinks)).sort();
+    if (missing.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["audit", "sinks"], message: `no sink for region ${missing.join(", ")}: records of operator actions there would never leave the spool` });
+    }
   }
 });
 export type SchedulerConfig = z.infer<typeof SchedulerConfig>;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +35,31 @@ const FAKES = {
     setInterval(() => {}, 1000);`,
 };
 
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(port, "127.0.0.1", () => resolve(s));
+  });
+}
+
+/** `n` consecutive ports free on 127.0.0.1 right now (outside the default engine range), as [first, last]. */
+async function freeRun(n: number): Promise<[number, number]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = 30000 + Math.floor(Math.random() * 20000);
+    const held: Server[] = [];
+    try {
+      for (let i = 0; i < n; i++) held.push(await listen(first + i));
+      return [first, first + n - 1];
+    } catch {
+      // taken: another start point
+    } finally {
+      await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+  throw new Error(`no ${n} consecutive free ports found`);
+}
+
 describe("ProcessEngineDriver", () => {
   let dir: string;
   const handles: EngineHandle[] = [];
@@ -45,8 +71,43 @@ describe("ProcessEngineDriver", () => {
     await Promise.all(handles.map((h) => h.stop(100)));
     rmSync(dir, { recursive: true, force: true });
   });
-  const driver = (over: { enginePath?: string; listenTimeoutMs?: number } = {}) =>
-    new ProcessEngineDriver({ host: "127.0.0.1", sim: SIM, listenTimeoutMs: over.listenTimeoutMs ?? 10_000, ...(over.enginePath ? { enginePath: join(dir, over.enginePath) } : {}) });
+  const driver = (over: { enginePath?: string; listenTimeoutMs?: number; portRange?: { from: number; to: number } } = {}) =>
+    new ProcessEngineDriver({
+      host: "127.0.0.1", sim: SIM, listenTimeoutMs: over.listenTimeoutMs ?? 10_000,
+      ...(over.enginePath ? { enginePath: join(dir, over.enginePath) } : {}),
+      ...(over.portRange ? { portRange: over.portRange } : {}),
+    });
+  const portOf = (h: EngineHandle) => Number(new URL(h.url).port);
+
+  test("engines listen in the firewall's engine range (20000-20999) unless told otherwise", async () => {
+    const h = await driver().start(SPEC);
+    handles.push(h);
+    assert.ok(portOf(h) >= 20000 && portOf(h) <= 20999, h.url);
+    assert.equal((await fetch(`${h.url}/health`)).status, 200);
+  });
+
+  test("engine ports come from the configured range, skipping ports in use; a full range is a clear error", async () => {
+    const [from, to] = await freeRun(3);
+    const squatters = await Promise.all([listen(from), listen(to)]);
+    try {
+      const d = driver({ portRange: { from, to } });
+      const h = await d.start(SPEC);
+      handles.push(h);
+      assert.equal(portOf(h), from + 1, "the one port of the range nobody holds");
+      await assert.rejects(d.start(SPEC), new RegExp(`^Error: no free port in engines.process.portRange ${from}-${to} on 127.0.0.1$`));
+      await h.stop(2000);
+    } finally {
+      await Promise.all(squatters.map((s) => new Promise((r) => s.close(r))));
+    }
+  });
+
+  test("engines started at the same time get different ports of the range", async () => {
+    const [from, to] = await freeRun(2);
+    const d = driver({ portRange: { from, to } });
+    const started = await Promise.all([d.start(SPEC), d.start({ ...SPEC, backendId: "n1/chat/eu-central-1/1/g1" })]);
+    handles.push(...started);
+    assert.deepEqual(started.map(portOf).sort(), [from, to]);
+  });
 
   test("starts the engine simulator on a free port and stops it with SIGTERM", async () => {
     const h = await driver().start(SPEC);

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import type { SimEngineOptions } from "@enclave/contracts";
-import { freePort, type Logger } from "@enclave/runtime";
+import { ENGINE_PORT_RANGE, type EnginePortRange, type SimEngineOptions } from "@enclave/contracts";
+import type { Logger } from "@enclave/runtime";
+import { choosePort } from "./docker/port-choice.js";
 import type { EngineDriver, EngineHandle, EngineSpec } from "./engine-driver.js";
 import { parseListeningLine } from "./listening-line.js";
 import { LogTail } from "./log-tail.js";
@@ -9,6 +11,8 @@ import { LogTail } from "./log-tail.js";
 export interface ProcessEngineDriverOptions {
   /** Address engines bind and are advertised on. */
   host: string;
+  /** Ports engines listen on (`engines.process.portRange`); default: the firewall's engine range. */
+  portRange?: EnginePortRange;
   sim: SimEngineOptions;
   /** How long an engine may take to print its listening line. */
   listenTimeoutMs: number;
@@ -19,7 +23,7 @@ export interface ProcessEngineDriverOptions {
   log?: Logger;
 }
 
-/** freePort() can race with another process; this many fresh ports are tried before giving up. */
+/** A port found free can be taken before the engine binds it; this many ports are launched on before giving up. */
 const PORT_ATTEMPTS = 3;
 /** A listening line longer than this is not one; the buffer is dropped rather than grown. */
 const MAX_LINE_CHARS = 64 * 1024;
@@ -36,21 +40,44 @@ const INHERITED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "NODE_V
  * the simulator's own knobs come from `engines.sim` in the agent config.
  */
 export class ProcessEngineDriver implements EngineDriver {
-  constructor(private readonly opts: ProcessEngineDriverOptions) {}
+  private readonly range: EnginePortRange;
+  /** Ports handed to engines that are still starting (not bound yet, so a probe would find them free). */
+  private readonly starting = new Set<number>();
+
+  constructor(private readonly opts: ProcessEngineDriverOptions) {
+    this.range = opts.portRange ?? ENGINE_PORT_RANGE;
+  }
 
   async start(spec: EngineSpec): Promise<EngineHandle> {
     const script = this.opts.enginePath ?? fileURLToPath(import.meta.resolve("@enclave/sim/engine-main"));
+    const taken = new Set<number>();
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort(this.opts.host);
+      const port = await this.freePort(taken);
+      if (port === undefined) throw new Error(`no free port in engines.process.portRange ${this.range.from}-${this.range.to} on ${this.opts.host}`);
+      this.starting.add(port);
       try {
         return await this.launch(script, port, spec);
       } catch (e) {
         if (e instanceof PortTaken && attempt < PORT_ATTEMPTS) {
           this.opts.log?.warn({ backendId: spec.backendId, port }, "engine port was taken, trying another");
+          taken.add(port);
           continue;
         }
         throw e;
+      } finally {
+        this.starting.delete(port);
       }
+    }
+  }
+
+  /** A port of the range that binds on the engine host now, from a random point on (see choosePort); undefined when none does. */
+  private async freePort(taken: Set<number>): Promise<number | undefined> {
+    const skip = new Set([...taken, ...this.starting]);
+    for (;;) {
+      const port = choosePort(this.range, skip);
+      if (port === undefined) return undefined;
+      if (await binds(this.opts.host, port)) return port;
+      skip.add(port);
     }
   }
 
@@ -121,6 +148,16 @@ export class ProcessEngineDriver implements EngineDriver {
       );
     });
   }
+}
+
+/** Whether `host:port` can be listened on right now. */
+function binds(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.unref();
+    s.once("error", () => resolve(false));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
 }
 
 class PortTaken extends Error {

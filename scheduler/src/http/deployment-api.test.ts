@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { verifyAuditFile } from "@enclave/audit";
-import { ApplyResult, AuditRecord, DeploymentStatusList, DeploymentView, StartJob, nodeQueueName, startJobId, stopJobId } from "@enclave/contracts";
+import { verifyAuditPath } from "@enclave/audit";
+import { ApplyResult, DeploymentStatusList, DeploymentView, StartJob, nodeQueueName, startJobId, stopJobId } from "@enclave/contracts";
 import { waitFor } from "@enclave/runtime";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -15,13 +14,6 @@ const spec = { model: "org/chat", replicasPerRegion: { [EU]: 1 }, gpusPerReplica
 async function errorOf(r: Response): Promise<{ status: number; code: string; message: string }> {
   const body = (await r.json()) as { error: { code: string; message: string } };
   return { status: r.status, code: body.error.code, message: body.error.message };
-}
-
-function auditRecords(s: TestScheduler): AuditRecord[] {
-  return readFileSync(s.auditFile!, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => AuditRecord.parse(JSON.parse(l)));
 }
 
 describe("deployment API", () => {
@@ -58,7 +50,7 @@ describe("deployment API", () => {
     assert.deepEqual(await errorOf(await s.send("DELETE", "/v1/deployments/chat")), { status: 404, code: "not_found", message: 'no deployment "chat"' });
     assert.equal((await s.get("/v1/deployments/chat")).status, 404);
 
-    const records = auditRecords(s);
+    const records = await s.auditRecords();
     assert.deepEqual(
       records.map((r) => [r.action, r.principal, r.status, r.decision, r.emitter]),
       [
@@ -73,7 +65,7 @@ describe("deployment API", () => {
     assert.deepEqual(records[0]?.allowedRegions, [EU]);
     assert.match(records[0]?.reason ?? "", /^created chat at generation \d+$/);
     assert.match(records[0]?.bodySha256 ?? "", /^[0-9a-f]{64}$/);
-    assert.ok((await verifyAuditFile(s.auditFile!)).ok, "the chain is whole");
+    assert.ok((await verifyAuditPath(s.auditDir!)).ok, "the chain is whole");
   });
 
   it("refuses bad specs with 400 and the issues, a name that differs from the path, and audits the refusals", async (t) => {
@@ -96,7 +88,7 @@ describe("deployment API", () => {
 
     assert.equal((await s.get("/v1/deployments/chat")).status, 404, "nothing was stored");
     assert.deepEqual(
-      auditRecords(s).map((r) => [r.action, r.status]),
+      (await s.auditRecords()).map((r) => [r.action, r.status]),
       [
         ["deployment.apply", 400],
         ["deployment.apply", 400],
@@ -126,9 +118,9 @@ describe("deployment API", () => {
       for (const path of ["/v1/deployments", "/v1/nodes", "/v1/capacity", "/v1/routes"]) assert.equal((await s.get(path, { token })).status, 200, path);
     }
 
-    await waitFor(() => auditRecords(s).length === 3, { timeoutMs: 3000, what: "three refusal records" });
+    await waitFor(async () => (await s.auditRecords()).length === 3, { timeoutMs: 3000, what: "three refusal records" });
     assert.deepEqual(
-      auditRecords(s).map((r) => [r.principal, r.status, r.reason.startsWith("refused: ")]),
+      (await s.auditRecords()).map((r) => [r.principal, r.status, r.reason.startsWith("refused: ")]),
       [
         ["alice-viewer", 403, true],
         ["gateway", 403, true],
@@ -137,11 +129,11 @@ describe("deployment API", () => {
     );
   });
 
-  it("refuses operator actions without an audit log", async (t) => {
+  it("refuses operator actions without an audit trail", async (t) => {
     const redis = await startTestRedis(t);
-    const s = await startTestScheduler(t, { redisUrl: redis.url, nodes: ["eu-1"], auditFile: null });
+    const s = await startTestScheduler(t, { redisUrl: redis.url, nodes: ["eu-1"], auditDir: null });
     const r = await errorOf(await s.send("PUT", "/v1/deployments/chat", spec));
-    assert.deepEqual(r, { status: 503, code: "unavailable", message: "operator actions are disabled: this scheduler has no audit.file configured" });
+    assert.deepEqual(r, { status: 503, code: "unavailable", message: "operator actions are disabled: this scheduler has no audit.spool configured" });
     assert.equal((await s.send("POST", "/v1/nodes/eu-1/drain", {})).status, 503);
     assert.equal((await s.get("/v1/deployments")).status, 200, "reads still work");
   });

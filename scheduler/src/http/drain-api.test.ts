@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { AuditRecord, CapacityReport, CordonResult, NodeList, RouteTable, StartJob, nodeQueueName, startJobId, stopJobId, type ReplicaRef } from "@enclave/contracts";
+import { CapacityReport, CordonResult, NodeList, RouteTable, StartJob, nodeQueueName, startJobId, stopJobId, type ReplicaRef } from "@enclave/contracts";
 import { waitFor } from "@enclave/runtime";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -70,7 +69,7 @@ describe("drain and uncordon", () => {
     eu1.report = node("eu-1", EU, "EU", { gpus: 2 });
     await waitFor(async () => (await nodes(s)).find((n) => n.nodeId === "eu-1")?.state === "ready", { timeoutMs: 5000, what: "eu-1 ready again" });
 
-    const records = readFileSync(s.auditFile!, "utf8").split("\n").filter(Boolean).map((l) => AuditRecord.parse(JSON.parse(l)));
+    const records = await s.auditRecords();
     assert.deepEqual(
       records.map((r) => [r.action, r.nodeId, r.region, r.status, r.principal]),
       [

@@ -24,7 +24,13 @@ export async function runOperatorAction(
   act: () => Promise<ActionOutcome>,
 ): Promise<FastifyReply> {
   if (deps.audit === undefined) {
-    return sendError(reply, 503, "unavailable", "operator actions are disabled: this scheduler has no audit.file configured");
+    return sendError(reply, 503, "unavailable", "operator actions are disabled: this scheduler has no audit.spool configured");
+  }
+  // Only an action whose record is sure to fit the spool goes ahead (its sink may be away for long).
+  const admission = deps.audit.admit();
+  if (admission === null) {
+    deps.log.error({ action: what.action }, "operator action refused: the audit spool's disk budget is used up");
+    return sendError(reply, 503, "unavailable", "the scheduler cannot record operator actions right now (its audit spool is full: are records being shipped?); nothing was changed");
   }
   const started = performance.now();
   let outcome: ActionOutcome;
@@ -35,10 +41,12 @@ export async function runOperatorAction(
     outcome = { status: 503, code: "unavailable", reason: "the scheduler's store is unavailable; retry later" };
   }
   try {
-    await deps.audit.record({ ...what, principal: req.principal?.id ?? null, status: outcome.status, reason: outcome.reason, latencyMs: performance.now() - started });
+    await deps.audit.record({ ...what, principal: req.principal?.id ?? null, status: outcome.status, reason: outcome.reason, latencyMs: performance.now() - started }, admission);
   } catch (e) {
     deps.log.error({ err: { message: (e as Error).message }, action: what.action, status: outcome.status }, "could not write the audit record of an operator action");
     return sendError(reply, 500, "internal", `the audit record could not be written (the action ended with status ${outcome.status}); see the scheduler log`);
+  } finally {
+    admission.release();
   }
   if ("code" in outcome) return sendError(reply, outcome.status, outcome.code, outcome.reason);
   return reply.code(outcome.status).send(outcome.body);

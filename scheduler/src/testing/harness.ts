@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { SchedulerConfig, type DeploymentInput, type NodeReport } from "@enclave/contracts";
+import { auditFilesOf, decodeAuditLine } from "@enclave/audit";
+import { AuditRecord, SchedulerConfig, type DeploymentInput, type NodeReport } from "@enclave/contracts";
 import { createLogger, sha256Hex, startRedisServer, type RedisServer } from "@enclave/runtime";
 import { startScheduler, type Scheduler } from "../scheduler.js";
 
@@ -19,8 +21,10 @@ export interface TestTokens {
 export interface TestScheduler extends TestTokens {
   scheduler: Scheduler;
   url: string;
-  /** The operator audit log (JSON lines), or null when the test asked for none. */
-  auditFile: string | null;
+  /** The operator audit spool directory, or null when the test asked for none. */
+  auditDir: string | null;
+  /** The operator action records in the audit spool (every chain, in chain order; checkpoints left out). */
+  auditRecords(): Promise<AuditRecord[]>;
   /** POSTs a heartbeat with the node's own token (or `token`). */
   heartbeat(report: NodeReport | unknown, opts?: { nodeId?: string; token?: string | null }): Promise<Response>;
   /** GET with the viewer token (or `token`; null for none). */
@@ -37,8 +41,12 @@ export interface TestSchedulerOptions {
   reconcileIntervalMs?: number;
   /** Reuse tokens across a restart. */
   tokens?: TestTokens;
-  /** null: no audit log (operator actions refused); default: a file in a temporary directory. */
-  auditFile?: string | null;
+  /** null: no audit trail (operator actions refused); default: a spool in a temporary directory. */
+  auditDir?: string | null;
+  /** More of the audit section (sinks, checkpoint); the spool's directory is `auditDir`'s. */
+  audit?: Record<string, unknown>;
+  /** More of the spool's settings (budget, segment size); its directory is `auditDir`. */
+  auditSpool?: Record<string, unknown>;
   placement?: Partial<SchedulerConfig["placement"]>;
   tls?: SchedulerConfig["tls"];
 }
@@ -84,13 +92,13 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
   const readerToken = o.tokens?.readerToken ?? `reader-${newToken()}`;
   const viewerToken = o.tokens?.viewerToken ?? `viewer-${newToken()}`;
   const operatorToken = o.tokens?.operatorToken ?? `operator-${newToken()}`;
-  let auditFile: string | null = null;
-  if (o.auditFile !== null) {
-    if (o.auditFile !== undefined) auditFile = o.auditFile;
+  let auditDir: string | null = null;
+  if (o.auditDir !== null) {
+    if (o.auditDir !== undefined) auditDir = o.auditDir;
     else {
       const dir = mkdtempSync(join(tmpdir(), "enclave-sched-audit-"));
       defer(t, () => rmSync(dir, { recursive: true, force: true }));
-      auditFile = join(dir, "scheduler.jsonl");
+      auditDir = join(dir, "spool");
     }
   }
   const config = SchedulerConfig.parse({
@@ -107,7 +115,7 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
         { id: "bob-operator", tokenSha256: sha256Hex(operatorToken), role: "operator" },
       ],
     },
-    ...(auditFile !== null ? { audit: { file: auditFile } } : {}),
+    ...(auditDir !== null ? { audit: { homeRegion: "eu-central-1", ...o.audit, spool: { ...o.auditSpool, dir: auditDir } } } : {}),
     ...(o.placement ? { placement: o.placement } : {}),
     ...(o.tls ? { tls: o.tls } : {}),
     deployments: o.deployments ?? [],
@@ -122,7 +130,8 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
     readerToken,
     viewerToken,
     operatorToken,
-    auditFile,
+    auditDir,
+    auditRecords: () => (auditDir === null ? Promise.resolve([]) : spooledRecords(auditDir)),
     heartbeat: (report, opts = {}) => {
       const nodeId = opts.nodeId ?? (report as NodeReport).nodeId;
       const token = opts.token === undefined ? nodeTokens.get(nodeId) : opts.token;
@@ -150,6 +159,20 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
       });
     },
   };
+}
+
+/** Every record in a spool directory, read the way `enclave audit verify` reads it (frames, every chain). */
+export async function spooledRecords(dir: string): Promise<AuditRecord[]> {
+  if (!existsSync(dir)) return [];
+  const out: AuditRecord[] = [];
+  for (const file of await auditFilesOf(dir)) {
+    for (const line of (await readFile(file, "utf8")).split("\n")) {
+      const d = decodeAuditLine(line);
+      if (d.kind === "bad") throw new Error(`${file}: ${d.message}`);
+      if (d.kind === "entry" && (d.value as { kind?: unknown }).kind !== "checkpoint") out.push(AuditRecord.parse(d.value));
+    }
+  }
+  return out;
 }
 
 export async function startTestRedis(t: TestContext): Promise<RedisServer> {
