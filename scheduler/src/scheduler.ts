@@ -51,6 +51,8 @@ export async function startScheduler(config: SchedulerConfig, deps: { log?: Logg
   const registry = createRegistry("scheduler");
   const metrics = createSchedulerMetrics(registry, { routeWatchers: () => watchers.size });
   const auth = new Authenticator(config.auth);
+  const unpinned = config.auth.nodes.filter((n) => n.region === undefined || n.jurisdiction === undefined).map((n) => n.id);
+  if (unpinned.length > 0) log.warn({ nodes: unpinned.slice(0, 20), count: unpinned.length }, "nodes without a configured region and jurisdiction (auth.nodes[].region/jurisdiction): their reports are trusted on where they are");
 
   const nodes = new NodeStore(redis, config.nodeTtlMs, log);
   const deployments = new DeploymentStore(redis, log);

@@ -52,7 +52,7 @@ export function localPlan(p: { host: string; redisUrl: string; ports: LocalPorts
     nodeTtlMs: 6000,
     reconcileIntervalMs: 500,
     auth: {
-      nodes: LOCAL_NODES.map((n) => ({ id: n.nodeId, tokenSha256: sha256Hex(p.secrets.nodeTokens[n.nodeId] ?? "") })),
+      nodes: LOCAL_NODES.map((n) => ({ id: n.nodeId, tokenSha256: sha256Hex(p.secrets.nodeTokens[n.nodeId] ?? ""), region: n.region, jurisdiction: n.jurisdiction })),
       readers: [{ id: "gateway", tokenSha256: sha256Hex(p.secrets.gatewayToken) }],
       operators: [{ id: "demo-operator", tokenSha256: sha256Hex(p.secrets.operatorToken), role: "operator" }],
     },

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Deployment } from "../deployment.js";
-import { Id, Region } from "../common.js";
+import { Id, Jurisdiction, Region } from "../common.js";
 import { AuditConfig, AuditSpoolConfig } from "./audit.js";
 import { Listen, LogLevel, RedisConfig, Sha256Hex } from "./shared.js";
 
@@ -47,8 +47,13 @@ export const SchedulerConfig = z.strictObject({
   nodeTtlMs: z.number().int().min(1000).default(10000),
   reconcileIntervalMs: z.number().int().min(100).default(1000),
   auth: z.strictObject({
-    /** Each node's token, hashed; a node token may only heartbeat for its own node. */
-    nodes: z.array(z.strictObject({ id: Id, tokenSha256: Sha256Hex })).default([]),
+    /**
+     * Each node's token, hashed; a node token may only heartbeat for its own node. `region` and
+     * `jurisdiction` pin where that hardware is: a report claiming anything else is refused, so a
+     * compromised or misconfigured node cannot draw another region's traffic. Unpinned, a node's
+     * own report is trusted (the scheduler warns at start).
+     */
+    nodes: z.array(z.strictObject({ id: Id, tokenSha256: Sha256Hex, region: Region.optional(), jurisdiction: Jurisdiction.optional() })).default([]),
     /** Route-reader tokens (gateways), hashed: they may read the route table and nothing else. */
     readers: z.array(z.strictObject({ id: Id, tokenSha256: Sha256Hex })).default([]),
     /** Operator tokens (the CLI), hashed, each with its role. */

@@ -14,6 +14,22 @@ export type Principal =
   | { role: "viewer"; id: string }
   | { role: "operator"; id: string };
 
+/** A node's configured region and jurisdiction (`auth.nodes[]`). */
+export interface NodePin {
+  region: string | undefined;
+  jurisdiction: string | undefined;
+}
+
+/**
+ * Why a report breaks its node's pin, or undefined if it keeps it. Pure: the scheduler, not the
+ * node, is the authority on where hardware is.
+ */
+export function pinViolation(pin: NodePin | undefined, report: { region: string; jurisdiction: string }): string | undefined {
+  if (pin?.region !== undefined && report.region !== pin.region) return `region "${report.region}", but the node is configured in "${pin.region}"`;
+  if (pin?.jurisdiction !== undefined && report.jurisdiction !== pin.jurisdiction) return `jurisdiction "${report.jurisdiction}", but the node is configured under "${pin.jurisdiction}"`;
+  return undefined;
+}
+
 /** What a request needs. */
 export type Need = { kind: "heartbeat"; nodeId: string } | { kind: "routes" } | { kind: "read" } | { kind: "operate" };
 
@@ -27,6 +43,7 @@ export class Authenticator {
   private readonly tokens: TokenSet<Principal>;
   /** Each node's own digest: a heartbeat compares against one digest instead of every token. */
   private readonly nodeDigests: Map<string, Buffer>;
+  private readonly pins: Map<string, NodePin>;
 
   constructor(auth: SchedulerConfig["auth"]) {
     this.tokens = new TokenSet<Principal>([
@@ -35,6 +52,12 @@ export class Authenticator {
       ...auth.operators.map((o) => ({ sha256: o.tokenSha256, value: { role: o.role, id: o.id } })),
     ]);
     this.nodeDigests = new Map(auth.nodes.map((n) => [n.id, Buffer.from(n.tokenSha256, "hex")]));
+    this.pins = new Map(auth.nodes.map((n) => [n.id, { region: n.region, jurisdiction: n.jurisdiction }]));
+  }
+
+  /** Where a node's hardware is, as configured; undefined fields are not pinned. */
+  pinOf(nodeId: string): NodePin | undefined {
+    return this.pins.get(nodeId);
   }
 
   /** Whether a node id is configured at all. */

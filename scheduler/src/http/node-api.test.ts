@@ -41,6 +41,27 @@ describe("node API", () => {
     assert.deepEqual(await ok.json(), { ok: true });
   });
 
+  it("refuses a heartbeat that claims another region or jurisdiction than its node is pinned to, and stores nothing", async (t) => {
+    const redis = await startTestRedis(t);
+    const s = await startTestScheduler(t, { redisUrl: redis.url, nodes: ["eu-1", "us-1", "any-1"], pins: { "eu-1": { region: EU, jurisdiction: "EU" }, "us-1": { region: "us-east-1" } } });
+
+    const moved = await errorOf(await s.heartbeat(node("eu-1", "us-east-1", "EU")));
+    assert.deepEqual(moved, { status: 403, code: "forbidden", message: 'node "eu-1" reports region "us-east-1", but the node is configured in "eu-central-1"' });
+    const foreignLaw = await errorOf(await s.heartbeat(node("eu-1", EU, "US")));
+    assert.deepEqual([foreignLaw.status, foreignLaw.message], [403, 'node "eu-1" reports jurisdiction "US", but the node is configured under "EU"']);
+    assert.deepEqual(NodeList.parse(await (await s.get("/v1/nodes")).json()).nodes, [], "a refused report is never stored");
+
+    assert.equal((await s.heartbeat(node("eu-1", EU, "EU"))).status, 200);
+    // Pinned fields only: us-1 pins its region, not its jurisdiction; any-1 pins nothing.
+    assert.equal((await s.heartbeat(node("us-1", "us-east-1", "CA"))).status, 200);
+    assert.equal((await s.heartbeat(node("any-1", "ap-south-1", "IN"))).status, 200);
+    const listed = NodeList.parse(await (await s.get("/v1/nodes")).json()).nodes.map((n) => [n.nodeId, n.region]).sort();
+    assert.deepEqual(listed, [["any-1", "ap-south-1"], ["eu-1", EU], ["us-1", "us-east-1"]]);
+
+    const metrics = await (await s.get("/metrics", { token: null })).text();
+    assert.match(metrics, /enclave_scheduler_heartbeats_total\{result="forbidden",component="scheduler"\} 2\n/);
+  });
+
   it("rejects invalid reports with 400 and the issues, and stores nothing", async (t) => {
     const redis = await startTestRedis(t);
     const s = await startTestScheduler(t, { redisUrl: redis.url, nodes: ["eu-1", "eu-2"] });

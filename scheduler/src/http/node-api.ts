@@ -7,7 +7,7 @@ import type { AssignmentStore } from "../reconcile/assignment-store.js";
 import type { CordonStore } from "../registry/cordon-store.js";
 import type { NodeStore } from "../registry/node-store.js";
 import { nodeViews } from "../registry/node-view.js";
-import { requireAuth, type Authenticator } from "./auth.js";
+import { pinViolation, requireAuth, type Authenticator } from "./auth.js";
 import { describeIssues } from "./describe-issues.js";
 import { sendError } from "./errors.js";
 import { auditDenied, runOperatorAction } from "./operator-action.js";
@@ -61,6 +61,12 @@ export function registerNodeApi(app: FastifyInstance, deps: NodeApiDeps): void {
         count("invalid");
         const what = report.nodeId !== id ? `nodeId "${report.nodeId}"` : `backend ${foreign?.id} of node "${foreign?.nodeId}"`;
         return sendError(reply, 400, "invalid_request", `invalid node report: ${what} in a heartbeat for node "${id}"`);
+      }
+      const breach = pinViolation(deps.auth.pinOf(id), report);
+      if (breach !== undefined) {
+        count("forbidden");
+        deps.log.warn({ node: id, region: report.region, jurisdiction: report.jurisdiction }, "refused a heartbeat that claims another region or jurisdiction than the node's configured one");
+        return sendError(reply, 403, "forbidden", `node "${id}" reports ${breach}`);
       }
       try {
         await deps.nodes.put(report, Date.now());

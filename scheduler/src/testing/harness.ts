@@ -49,6 +49,8 @@ export interface TestSchedulerOptions {
   auditSpool?: Record<string, unknown>;
   placement?: Partial<SchedulerConfig["placement"]>;
   tls?: SchedulerConfig["tls"];
+  /** Where some nodes' hardware is configured to be (`auth.nodes[].region/jurisdiction`). */
+  pins?: Record<string, { region?: string; jurisdiction?: string }>;
 }
 
 const stacks = new WeakMap<TestContext, (() => unknown)[]>();
@@ -108,7 +110,7 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
     nodeTtlMs: o.nodeTtlMs ?? 1000,
     reconcileIntervalMs: o.reconcileIntervalMs ?? 100,
     auth: {
-      nodes: [...nodeTokens].map(([id, token]) => ({ id, tokenSha256: sha256Hex(token) })),
+      nodes: [...nodeTokens].map(([id, token]) => ({ id, tokenSha256: sha256Hex(token), ...o.pins?.[id] })),
       readers: [{ id: "gateway", tokenSha256: sha256Hex(readerToken) }],
       operators: [
         { id: "alice-viewer", tokenSha256: sha256Hex(viewerToken), role: "viewer" },

@@ -135,7 +135,7 @@ export async function writeConfigs(dir: string, s: Secrets): Promise<{ scheduler
     nodeTtlMs: 6000,
     reconcileIntervalMs: 300,
     auth: {
-      nodes: GPU_NODES.map((n) => ({ id: n, tokenSha256: sha256Hex(s.tokens.node[n]!) })),
+      nodes: GPU_NODES.map((n) => ({ id: n, tokenSha256: sha256Hex(s.tokens.node[n]!), region: REGION, jurisdiction: "EU" })),
       readers: [{ id: EMITTERS.gateway, tokenSha256: sha256Hex(s.tokens.reader) }],
       operators: [{ id: "ops-alice", tokenSha256: sha256Hex(s.tokens.operator), role: "operator" }],
     },
