@@ -1,11 +1,11 @@
 import { stringify } from "yaml";
 import { RULE_GROUPS, type RuleGroup } from "./rules.js";
 
-/** Where each alert's runbook_url points; generate with another base for your docs host. */
-export const DEFAULT_RUNBOOK_BASE = "docs/runbooks";
-
-/** The Prometheus rule file (YAML) for these groups, each alert linking its runbook. */
-export function ruleFileYaml(groups: readonly RuleGroup[] = RULE_GROUPS, runbookBase = DEFAULT_RUNBOOK_BASE): string {
+/**
+ * The Prometheus rule file (YAML) for these groups. Each alert's `runbook_url` is its runbook's
+ * path in this repository; an Alertmanager template puts the docs host in front.
+ */
+export function ruleFileYaml(groups: readonly RuleGroup[] = RULE_GROUPS): string {
   const file = {
     groups: groups.map((g) => ({
       name: g.name,
@@ -14,7 +14,7 @@ export function ruleFileYaml(groups: readonly RuleGroup[] = RULE_GROUPS, runbook
         expr: r.expr,
         for: r.for,
         labels: { severity: r.severity },
-        annotations: { summary: r.summary, description: r.description, runbook_url: `${runbookBase.replace(/\/$/, "")}/${r.alert}.md` },
+        annotations: { summary: r.summary, description: r.description, runbook_url: `docs/runbooks/${r.alert}.md` },
       })),
     })),
   };
