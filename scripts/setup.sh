@@ -32,6 +32,7 @@ ipmi_sim openipmi
 rsyslogd rsyslog
 - rsyslog-gnutls
 prometheus prometheus
+promtool prometheus
 "
 # What only the benchmarks need (`setup.sh --bench`):
 BENCH_DEBS="
@@ -65,7 +66,8 @@ if [ ${#need_debs[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >&2
 fi
 
-# A Debian redis-server package starts a system instance; Enclave never uses it.
+# A Debian redis-server package starts a system instance; Enclave never uses it. The same for
+# prometheus: the suite runs its own on a free port.
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error >&2

@@ -198,6 +198,12 @@ describe("node agent", { timeout: 60_000 }, () => {
     const withLoad = await h.reported((b2, rep) => (rep.gpus[0]?.memoryUsedMiB ?? 0) > 10_000 && b2?.load != null, "VRAM in use and load scraped");
     assert.ok((withLoad.gpus[1]?.memoryUsedMiB ?? Infinity) < 1024);
     assert.deepEqual(withLoad.backends[0]?.load, { running: 0, waiting: 0, kvCacheUsage: 0 }, "the idle engine's /metrics");
+    // ...and in the agent's /metrics, per backend, so Prometheus needs no route to the engines.
+    const loadLabels = `backend="${b.id}",deployment="chat",model="${MODEL}",node="${h.nodeId}",region="${REGION}"`;
+    const metrics = await h.metrics();
+    for (const name of ["enclave_agent_backend_requests_running", "enclave_agent_backend_requests_waiting", "enclave_agent_backend_kv_cache_usage_ratio"]) {
+      assert.equal(metricValue(metrics, `${name}{${loadLabels}`), 0, name);
+    }
 
     // The same job id again is deduplicated by BullMQ; another job for the same replica by the agent.
     await h.queue.add("start", job, { jobId: startJobId(replica) });

@@ -3,10 +3,21 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 export type HeartbeatResult = "ok" | "unauthorized" | "forbidden" | "invalid" | "error";
 
 /** The scheduler's own metrics, `enclave_scheduler_*`. */
-export function createSchedulerMetrics(registry: Registry, sources: { routeWatchers: () => number }) {
+export function createSchedulerMetrics(registry: Registry, sources: { routeWatchers: () => number; liveNodes?: () => readonly { nodeId: string; region: string; receivedAt: number }[] }) {
   const registers = [registry];
   return {
     nodes: new Gauge({ name: "enclave_scheduler_nodes", help: "Live nodes by region.", labelNames: ["region"] as const, registers }),
+    heartbeatAge: new Gauge({
+      name: "enclave_scheduler_node_heartbeat_age_seconds",
+      help: "Seconds since each live node's last accepted heartbeat; a node whose report expired has no series.",
+      labelNames: ["node", "region"] as const,
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const n of sources.liveNodes?.() ?? []) this.set({ node: n.nodeId, region: n.region }, Math.max(0, now - n.receivedAt) / 1000);
+      },
+    }),
     heartbeats: new Counter({ name: "enclave_scheduler_heartbeats_total", help: "Heartbeats received, by result.", labelNames: ["result"] as const, registers }),
     routeTableVersion: new Gauge({ name: "enclave_scheduler_route_table_version", help: "Version of the route table this scheduler serves.", registers }),
     replicas: new Gauge({

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { SchedulerConfig } from "@enclave/contracts";
+import type { NodeStatus, SchedulerConfig } from "@enclave/contracts";
 import { createLogger, createRegistry, registerObservability, type Logger } from "@enclave/runtime";
 import type { Redis } from "ioredis";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -49,7 +49,9 @@ export async function startScheduler(config: SchedulerConfig, deps: { log?: Logg
 
   const redis = connectRedis(config.redis, log);
   const registry = createRegistry("scheduler");
-  const metrics = createSchedulerMetrics(registry, { routeWatchers: () => watchers.size });
+  // The live nodes as the last route refresh read them, for the heartbeat-age gauge.
+  let liveNodes: readonly NodeStatus[] = [];
+  const metrics = createSchedulerMetrics(registry, { routeWatchers: () => watchers.size, liveNodes: () => liveNodes });
   const auth = new Authenticator(config.auth);
   const unpinned = config.auth.nodes.filter((n) => n.region === undefined || n.jurisdiction === undefined).map((n) => n.id);
   if (unpinned.length > 0) log.warn({ nodes: unpinned.slice(0, 20), count: unpinned.length }, "nodes without a configured region and jurisdiction (auth.nodes[].region/jurisdiction): their reports are trusted on where they are");
@@ -71,6 +73,7 @@ export async function startScheduler(config: SchedulerConfig, deps: { log?: Logg
       watchers.publish(table);
     },
     onNodes: (live) => {
+      liveNodes = live;
       metrics.nodes.reset();
       for (const n of live) metrics.nodes.inc({ region: n.region });
     },

@@ -5,3 +5,4 @@ export { TTFT_BUCKETS } from "./engine/metrics.js";
 export { SimGpuFleet, type SimGpuFleetOptions } from "./gpu/fleet.js";
 export { GPU_MODELS, gpuModelSpec, type GpuModelSpec } from "./gpu/models.js";
 export { simGpuUuid } from "./gpu/uuid.js";
+export { SimGpuFault, SimGpuFaults } from "./gpu/faults.js";

@@ -95,7 +95,8 @@ export function localPlan(p: { host: string; redisUrl: string; ports: LocalPorts
         listen: { host: p.host, port: p.ports.agents[n.nodeId] ?? 0 },
         scheduler: { url: schedulerUrl, token: { file: join(p.secretsDir, `${n.nodeId}.token`) }, heartbeatIntervalMs: 2000, timeoutMs: 5000 },
         redis: { url: p.redisUrl },
-        gpus: { source: "sim", count: 2, model: "NVIDIA H100 80GB HBM3" },
+        // Rehearse a hardware fault by writing this file, e.g. {"1": {"eccUncorrectedVolatile": 1}}.
+        gpus: { source: "sim", count: 2, model: "NVIDIA H100 80GB HBM3", faultsFile: join(p.stateDir, "gpu-faults", `${n.nodeId}.json`) },
         engines: {
           driver: "process",
           host: p.host,

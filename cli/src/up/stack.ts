@@ -53,7 +53,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const host = opts.host ?? "127.0.0.1";
   const keepDir = opts.dir !== undefined;
   const stateDir = opts.dir ?? mkdtempSync(join(tmpdir(), "enclave-up-"));
-  const dirs = { config: join(stateDir, "config"), secrets: join(stateDir, "secrets"), logs: join(stateDir, "logs"), audit: join(stateDir, "audit") };
+  const dirs = { config: join(stateDir, "config"), secrets: join(stateDir, "secrets"), logs: join(stateDir, "logs"), audit: join(stateDir, "audit"), faults: join(stateDir, "gpu-faults") };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 });
 
   const children: Child[] = [];

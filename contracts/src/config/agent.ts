@@ -160,6 +160,8 @@ export const AgentConfig = z.strictObject({
     /** Simulated GPUs only. */
     count: z.number().int().min(0).max(64).default(8),
     model: z.string().default("NVIDIA H100 80GB HBM3"),
+    /** Simulated GPUs only: a JSON file of injected hardware faults by GPU index (`{"1": {"eccUncorrectedVolatile": 1}}`), re-read on every read; missing means none. */
+    faultsFile: z.string().min(1).optional(),
     nvidiaSmi: NvidiaSmiOptions.prefault({}),
     /** Where `NVRM: Xid` kernel messages are read from (null: not at all). Needs read access to the kernel log. */
     kernelLog: z.string().min(1).nullable().default("/dev/kmsg"),

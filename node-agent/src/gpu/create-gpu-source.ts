@@ -22,7 +22,10 @@ export function createGpuSource(
   const g = config.gpus;
   if (g.source === "sim") {
     return {
-      source: new SimGpuSource({ nodeId: config.nodeId, count: g.count, model: g.model }, opts.backends),
+      source: new SimGpuSource(
+        { nodeId: config.nodeId, count: g.count, model: g.model, ...(g.faultsFile !== undefined ? { faultsFile: g.faultsFile } : {}), ...(opts.log ? { log: opts.log } : {}) },
+        opts.backends,
+      ),
       readBudgetMs: config.scheduler.timeoutMs,
       pollIntervalMs: undefined,
       close: () => {},

@@ -1,5 +1,7 @@
+import { readFile } from "node:fs/promises";
 import type { Backend, GpuTelemetry } from "@enclave/contracts";
-import { SimGpuFleet } from "@enclave/sim";
+import type { Logger } from "@enclave/runtime";
+import { SimGpuFaults, SimGpuFleet } from "@enclave/sim";
 import type { GpuSource } from "./gpu-source.js";
 import { DEFAULT_SIM_GPU_LOAD, simGpuLoad, type SimGpuLoadModel } from "./sim-gpu-load.js";
 
@@ -8,6 +10,9 @@ export interface SimGpuSourceOptions {
   count: number;
   model: string;
   load?: SimGpuLoadModel;
+  /** Injected hardware faults (`SimGpuFaults` as JSON), re-read on every read; a missing file means none. */
+  faultsFile?: string;
+  log?: Logger;
 }
 
 /**
@@ -18,6 +23,7 @@ export interface SimGpuSourceOptions {
 export class SimGpuSource implements GpuSource {
   readonly fleet: SimGpuFleet;
   private readonly inventory: { index: number; uuid: string; memoryTotalMiB: number }[];
+  private faultsProblem: string | undefined;
 
   constructor(
     private readonly opts: SimGpuSourceOptions,
@@ -33,6 +39,28 @@ export class SimGpuSource implements GpuSource {
       const load = loads.get(gpu.uuid);
       if (load) this.fleet.setLoad(gpu.index, load);
     }
+    if (this.opts.faultsFile !== undefined) await this.applyFaults(this.opts.faultsFile);
     return this.fleet.read();
+  }
+
+  /** A bad faults file is reported once and leaves every GPU fault-free: a rehearsal tool must not crash the agent. */
+  private async applyFaults(file: string): Promise<void> {
+    let faults: SimGpuFaults = {};
+    let problem: string | undefined;
+    try {
+      const parsed = SimGpuFaults.safeParse(JSON.parse(await readFile(file, "utf8")));
+      if (parsed.success) faults = parsed.data;
+      else problem = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== "ENOENT") problem = err.message;
+    }
+    for (const key of Object.keys(faults)) {
+      if (Number(key) >= this.fleet.count) problem = `no GPU ${key} on this node (it has ${this.fleet.count})`;
+    }
+    if (problem !== undefined) faults = {};
+    if (problem !== undefined && problem !== this.faultsProblem) this.opts.log?.warn({ file, problem }, "ignoring the simulated GPU faults file");
+    this.faultsProblem = problem;
+    for (const gpu of this.inventory) this.fleet.setFault(gpu.index, faults[String(gpu.index)] ?? {});
   }
 }

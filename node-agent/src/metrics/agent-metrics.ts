@@ -52,6 +52,24 @@ export class AgentMetrics {
       },
     });
 
+    // Engine load as the agent scrapes it (vLLM/SGLang /metrics): Prometheus reaches only the agent's port (DESIGN §1).
+    const load = (name: string, help: string, value: (l: NonNullable<Backend["load"]>) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["backend", "deployment", "model", "node", "region"],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const b of sources.backends()) {
+            if (b.state === "ready" && b.load) this.set({ backend: b.id, deployment: b.replica.deployment, model: b.model, node: labels.node, region: labels.region }, value(b.load));
+          }
+        },
+      });
+    load("enclave_agent_backend_requests_running", "Requests the engine is running, per ready backend.", (l) => l.running);
+    load("enclave_agent_backend_requests_waiting", "Requests queued in the engine, per ready backend.", (l) => l.waiting);
+    load("enclave_agent_backend_kv_cache_usage_ratio", "The engine's KV-cache use (0..1), per ready backend.", (l) => l.kvCacheUsage);
+
     registerDcgmMetrics(registry, labels, sources.gpus);
     registerIpmiMetrics(registry, labels, () => sources.bmc?.());
     registerHealthMetrics(registry, labels, { gpus: sources.gpus, node: () => sources.nodeHealth?.() });

@@ -1,5 +1,6 @@
 import type { GpuTelemetry } from "@enclave/contracts";
 import { Counter, Gauge, type Registry } from "prom-client";
+import { CLOCK_EVENT_REASON_BITS } from "../gpu/nvidia-smi/values.js";
 
 /** Where the node is, for labels. */
 export interface NodeLabels {
@@ -16,6 +17,10 @@ type Series = { name: string; help: string; type: "gauge" | "counter"; value: (g
 const flag = (b: boolean | null | undefined) => (b === null || b === undefined ? null : b ? 1 : 0);
 /** DCGM_FI_DEV_XID_ERRORS: the code of the last Xid error; 0 when there was none. */
 const lastXid = (g: GpuTelemetry) => (g.xidErrors === undefined ? null : (g.xidErrors[g.xidErrors.length - 1]?.code ?? 0));
+
+/** DCGM_FI_DEV_CLOCKS_EVENT_REASONS: NVML's bit mask of the active clock event (throttle) reasons. */
+const clockEventMask = (g: GpuTelemetry) =>
+  g.clockEventReasons === undefined ? null : CLOCK_EVENT_REASON_BITS.reduce((mask, [bit, name]) => (g.clockEventReasons!.includes(name) ? mask | Number(bit) : mask), 0);
 
 /** Names, types and help as in dcgm-exporter's default counters, so its dashboards and alerts work unchanged. */
 export const DCGM_SERIES: readonly Series[] = [
@@ -38,6 +43,12 @@ export const DCGM_SERIES: readonly Series[] = [
   { name: "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", help: "Number of remapped rows for uncorrectable errors.", type: "counter", value: (g) => g.remappedRows?.uncorrectable },
   { name: "DCGM_FI_DEV_ROW_REMAP_FAILURE", help: "Whether remapping of rows has failed.", type: "gauge", value: (g) => flag(g.remappedRows?.failure) },
   { name: "DCGM_FI_DEV_XID_ERRORS", help: "Value of the last XID error encountered.", type: "gauge", value: lastXid },
+  { name: "DCGM_FI_DEV_ROW_REMAP_PENDING", help: "Whether remapping of rows is pending.", type: "gauge", value: (g) => flag(g.remappedRows?.pending) },
+  { name: "DCGM_FI_DEV_SLOWDOWN_TEMP", help: "Slowdown temperature for the device (in C).", type: "gauge", value: (g) => g.temperatureSlowdownC },
+  { name: "DCGM_FI_DEV_POWER_MGMT_LIMIT", help: "Power management limit (in W).", type: "gauge", value: (g) => g.powerLimitW },
+  { name: "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", help: "Current clock event (throttle) reasons, NVML's bit mask.", type: "gauge", value: clockEventMask },
+  // DCGM's profiling counter; nvidia-smi's utilization.gpu is the same ratio of time a kernel ran, so NVIDIA's dashboard shows it.
+  { name: "DCGM_FI_PROF_GR_ENGINE_ACTIVE", help: "Ratio of time the graphics engine is active (from nvidia-smi's utilization.gpu).", type: "gauge", value: (g) => (g.utilizationPct === null ? null : g.utilizationPct / 100) },
 ];
 
 /**

@@ -76,6 +76,10 @@ describe("hardware monitor with nvidia-smi", () => {
       `DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS{${labels}} 0`,
       `DCGM_FI_DEV_ROW_REMAP_FAILURE{${labels}} 0`,
       `DCGM_FI_DEV_XID_ERRORS{${labels}} 0`,
+      `DCGM_FI_DEV_ROW_REMAP_PENDING{${labels}} 0`,
+      `DCGM_FI_DEV_POWER_MGMT_LIMIT{${labels}} 700`,
+      `DCGM_FI_DEV_CLOCKS_EVENT_REASONS{${labels}} 1`,
+      `DCGM_FI_PROF_GR_ENGINE_ACTIVE{${labels}} 0`,
       'enclave_gpu_health_state{gpu="1",UUID="GPU-00000000-0000-0000-0000-000000000001",node="gpu-1",region="eu-central-1",state="healthy"} 1',
       'enclave_node_health_state{node="gpu-1",region="eu-central-1",state="healthy"} 1',
     ]) {

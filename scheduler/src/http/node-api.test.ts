@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { NodeList } from "@enclave/contracts";
+import { waitFor } from "@enclave/runtime";
 import { backend, node } from "../testing/fixtures.js";
 import { startTestRedis, startTestScheduler } from "../testing/harness.js";
 
@@ -121,5 +122,16 @@ describe("node API", () => {
 
     const metrics = await (await s.get("/metrics", { token: null })).text();
     assert.match(metrics, /enclave_scheduler_heartbeats_total\{result="ok",component="scheduler"\} 2/);
+    // Each live node's heartbeat age, once a route refresh has read the registry.
+    const ages = await waitFor(
+      async () => {
+        const text = await (await s.get("/metrics", { token: null })).text();
+        const found = [...text.matchAll(/^enclave_scheduler_node_heartbeat_age_seconds\{node="([^"]+)",region="([^"]+)",component="scheduler"\} (\S+)$/gm)].map((m) => [m[1], m[2], Number(m[3])] as const);
+        return found.length === 2 ? found : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: "heartbeat ages for both nodes" },
+    );
+    assert.deepEqual(ages.map(([n, r]) => [n, r]).sort(), [["eu-1", EU], ["us-1", "us-east-1"]]);
+    for (const [, , age] of ages) assert.ok(age >= 0 && age < 10, `age ${age}`);
   });
 });

@@ -1,4 +1,4 @@
-import { EMPTY_ROUTE_TABLE, type Deployment, type NodeReport, type RouteTable } from "@enclave/contracts";
+import { EMPTY_ROUTE_TABLE, type Deployment, type NodeStatus, type RouteTable } from "@enclave/contracts";
 import type { NodeStore } from "../registry/node-store.js";
 import { buildRouteContent, type RouteContent } from "./build-route-content.js";
 import type { RouteStore } from "./route-store.js";
@@ -14,7 +14,7 @@ export interface RoutePublisherDeps {
   /** Called with each table newer than the last one this process served. */
   onPublish(table: RouteTable): void;
   /** Sees the live nodes each refresh read. */
-  onNodes?(nodes: readonly NodeReport[]): void;
+  onNodes?(nodes: readonly NodeStatus[]): void;
   /** A refresh asked for by `requestRefresh` that failed. */
   onError?(e: Error): void;
   /**

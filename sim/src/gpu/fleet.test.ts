@@ -110,3 +110,36 @@ test("bad indices and loads are programming errors", () => {
   assert.throws(() => new SimGpuFleet({ nodeId: "n", count: 65, model: H100 }), RangeError);
   assert.deepEqual(new SimGpuFleet({ nodeId: "n", count: 0, model: H100 }).read(T0), []);
 });
+
+test("an injected uncorrectable ECC error shows in the counters and fails that GPU until cleared", () => {
+  const fleet = new SimGpuFleet({ nodeId: "n", count: 2, model: H100 });
+  const clean = fleet.read(T0);
+  for (const g of clean) {
+    assert.deepEqual(g.ecc, { mode: "enabled", correctedVolatile: 0, uncorrectedVolatile: 0, correctedAggregate: 0, uncorrectedAggregate: 0 });
+    assert.deepEqual(g.remappedRows, { correctable: 0, uncorrectable: 0, pending: false, failure: false });
+    assert.deepEqual(g.clockEventReasons, ["gpu_idle"]);
+    assert.equal(g.temperatureSlowdownC, 89);
+    assert.equal(g.smClockMHz, 345);
+  }
+  fleet.setFault(1, { eccUncorrectedVolatile: 2, eccCorrectedVolatile: 7 });
+  const [ok, bad] = fleet.read(T0 + 1000) as [GpuTelemetry, GpuTelemetry];
+  GpuTelemetry.parse(bad);
+  assert.equal(ok.health.state, "healthy");
+  assert.equal(ok.ecc?.uncorrectedVolatile, 0);
+  assert.equal(bad.eccUncorrectedVolatile, 2);
+  assert.equal(bad.ecc?.uncorrectedVolatile, 2);
+  assert.equal(bad.ecc?.correctedVolatile, 7);
+  assert.deepEqual(bad.health, { state: "failed", reasons: ["2 volatile uncorrectable ECC error(s)"] });
+  fleet.setFault(1, {});
+  assert.equal(fleet.read(T0 + 2000)[1]?.health.state, "healthy");
+  assert.throws(() => fleet.setFault(2, { eccUncorrectedVolatile: 1 }), RangeError);
+});
+
+test("a busy GPU runs at its maximum clock and reports no idle clock event", () => {
+  const fleet = new SimGpuFleet({ nodeId: "n", count: 1, model: H100 });
+  fleet.setLoad(0, { utilization: 0.5, memoryUsedMiB: 1000 });
+  const g = fleet.read(T0)[0] as GpuTelemetry;
+  assert.equal(g.smClockMHz, 1980);
+  assert.deepEqual(g.clockEventReasons, []);
+  assert.ok((g.memoryTemperatureC as number) < (g.temperatureC as number));
+});

@@ -1,4 +1,5 @@
 import type { GpuTelemetry, Health } from "@enclave/contracts";
+import type { SimGpuFault } from "./faults.js";
 import { gpuModelSpec, type GpuModelSpec } from "./models.js";
 import { lag, POWER_TAU_MS, TEMPERATURE_TAU_MS } from "./thermal.js";
 import { simGpuUuid } from "./uuid.js";
@@ -19,6 +20,7 @@ interface SimGpu {
   powerW: number;
   temperatureC: number;
   injected: Health | null;
+  fault: SimGpuFault;
 }
 
 /**
@@ -40,6 +42,7 @@ export class SimGpuFleet {
       powerW: this.spec.idlePowerW,
       temperatureC: this.spec.idleTempC,
       injected: null,
+      fault: {},
     }));
   }
 
@@ -64,6 +67,11 @@ export class SimGpuFleet {
     this.gpu(index).injected = health ? { state: health.state, reasons: [...health.reasons] } : null;
   }
 
+  /** Shows a hardware fault's counters on one GPU (e.g. an uncorrectable ECC error) until replaced; `{}` clears it. */
+  setFault(index: number, fault: SimGpuFault): void {
+    this.gpu(index).fault = { ...fault };
+  }
+
   /**
    * Current telemetry. Temperature and power follow load with a first-order lag over the
    * time since the previous read, so the same series of `now` and loads gives the same numbers.
@@ -77,6 +85,7 @@ export class SimGpuFleet {
       const u = gpu.utilization;
       gpu.powerW = lag(gpu.powerW, s.idlePowerW + (s.busyPowerW - s.idlePowerW) * u, dt, POWER_TAU_MS);
       gpu.temperatureC = lag(gpu.temperatureC, s.idleTempC + (s.busyTempC - s.idleTempC) * u, dt, TEMPERATURE_TAU_MS);
+      const ecc = { uncorrected: gpu.fault.eccUncorrectedVolatile ?? 0, corrected: gpu.fault.eccCorrectedVolatile ?? 0 };
       return {
         index,
         uuid: gpu.uuid,
@@ -88,8 +97,20 @@ export class SimGpuFleet {
         temperatureC: Math.round(gpu.temperatureC),
         powerW: Math.round(gpu.powerW * 100) / 100,
         powerLimitW: s.powerLimitW,
-        eccUncorrectedVolatile: 0,
-        health: gpu.injected ? { state: gpu.injected.state, reasons: [...gpu.injected.reasons] } : { state: "healthy", reasons: [] },
+        eccUncorrectedVolatile: ecc.uncorrected,
+        health: gpu.injected ? { state: gpu.injected.state, reasons: [...gpu.injected.reasons] } : faultHealth(ecc.uncorrected),
+        // HBM runs a few degrees below the die (the H100 capture under load: 59 °C die, 54 °C memory).
+        memoryTemperatureC: Math.round(gpu.temperatureC) - 5,
+        temperatureSlowdownC: s.slowdownTempC,
+        temperatureShutdownC: s.shutdownTempC,
+        smClockMHz: u > 0 ? s.smClockMaxMHz : s.smClockIdleMHz,
+        memoryClockMHz: s.memoryClockMHz,
+        // The driver reports an idle GPU's low clocks as the `gpu_idle` clock event reason.
+        clockEventReasons: u > 0 ? [] : ["gpu_idle"],
+        ecc: { mode: "enabled", correctedVolatile: ecc.corrected, uncorrectedVolatile: ecc.uncorrected, correctedAggregate: ecc.corrected, uncorrectedAggregate: ecc.uncorrected },
+        // Hopper and Ampere remap rows instead of retiring pages (nvidia-smi: retired pages N/A).
+        remappedRows: { correctable: 0, uncorrectable: 0, pending: false, failure: false },
+        xidErrors: [],
       };
     });
   }
@@ -99,4 +120,9 @@ export class SimGpuFleet {
     if (!gpu) throw new RangeError(`no GPU ${index} on ${this.opts.nodeId} (it has ${this.gpus.length})`);
     return gpu;
   }
+}
+
+/** What the agent's health rules make of the injected counters (node-agent/src/health/gpu-health.ts). */
+function faultHealth(eccUncorrected: number): Health {
+  return eccUncorrected > 0 ? { state: "failed", reasons: [`${eccUncorrected} volatile uncorrectable ECC error(s)`] } : { state: "healthy", reasons: [] };
 }

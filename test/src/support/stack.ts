@@ -34,7 +34,11 @@ export async function startUp(timeoutMs = 60000): Promise<RunningStack> {
   child.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20000)));
   const lines = createInterface({ input: child.stdout! });
   const first = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`enclave up not serving after ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not serving in time: stop it (it stops every process it started) rather than leave it running.
+      void stopChild(child, 20000);
+      reject(new Error(`enclave up not serving after ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
     lines.once("line", (l) => {
       clearTimeout(timer);
       resolve(l);
