@@ -29,6 +29,8 @@ import { RouteWatchers } from "./routes/route-watchers.js";
 
 export interface Scheduler {
   readonly url: string;
+  /** The metrics-only listener's address, when `metricsListen` is set. */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -110,7 +112,11 @@ export async function startScheduler(config: SchedulerConfig, deps: { log?: Logg
     requestTimeout: MAX_ROUTE_WAIT_MS + 30000,
   }) as unknown as FastifyInstance;
   registerErrorHandlers(app);
-  registerObservability(app, registry, () => (redis.status === "ready" ? undefined : `redis is ${redis.status}`));
+  const notReadyBecause = () => (redis.status === "ready" ? undefined : `redis is ${redis.status}`);
+  registerObservability(app, registry, notReadyBecause);
+  // Metrics only, no API: what the logging segment may reach (DESIGN §1).
+  const metricsApp = config.metricsListen ? (Fastify({ ...(https ? { https } : {}), logger: false }) as unknown as FastifyInstance) : undefined;
+  if (metricsApp) registerObservability(metricsApp, registry, notReadyBecause);
   registerNodeApi(app, {
     auth,
     nodes,
@@ -130,9 +136,13 @@ export async function startScheduler(config: SchedulerConfig, deps: { log?: Logg
   await readyWithin(redis, 2000);
   if (redis.status === "ready") await seedDeployments(deployments, config, log);
   let address: string;
+  let metricsAddress: string | undefined;
   try {
     address = await app.listen({ host: config.listen.host, port: config.listen.port });
+    if (metricsApp && config.metricsListen) metricsAddress = await metricsApp.listen({ host: config.metricsListen.host, port: config.metricsListen.port });
   } catch (e) {
+    await app.close();
+    await metricsApp?.close();
     redis.disconnect();
     await audit?.close();
     throw e;
@@ -143,12 +153,14 @@ export async function startScheduler(config: SchedulerConfig, deps: { log?: Logg
   let closing: Promise<void> | undefined;
   return {
     url: address,
+    metricsUrl: metricsAddress,
     close: () =>
       (closing ??= (async () => {
         await loop.stop();
         await routes.close();
         watchers.close();
         await app.close();
+        await metricsApp?.close();
         await queues.close();
         await lease.release().catch(() => undefined);
         await redis.quit().catch(() => redis.disconnect());

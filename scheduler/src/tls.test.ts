@@ -36,6 +36,26 @@ describe("scheduler TLS", () => {
     await assert.rejects(get(`${s.url}/healthz`, {}), /self[- ]signed|unable to verify|certificate/i, "not trusted without the CA");
   });
 
+  it("serves metrics on a second, metrics-only listener over the same TLS: the API is not there, whatever the token", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "enclave-sched-tls-"));
+    defer(t, () => rmSync(dir, { recursive: true, force: true }));
+    const tls = makeTlsFiles(dir);
+    const redis = await startTestRedis(t);
+    const s = await startTestScheduler(t, { redisUrl: redis.url, nodes: ["eu-1"], tls: { certFile: tls.certFile, keyFile: tls.keyFile }, metricsListen: { host: "127.0.0.1", port: 0 } });
+    const m = s.scheduler.metricsUrl!;
+    assert.match(m, /^https:\/\//);
+    assert.notEqual(m, s.url);
+    const ca = readFileSync(tls.caFile);
+    const metrics = await get(`${m}/metrics`, { ca });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /^enclave_scheduler_reconcile_duration_seconds_bucket/m);
+    assert.equal((await get(`${m}/readyz`, { ca })).status, 200);
+    for (const [path, token] of [["/v1/routes", s.readerToken], ["/v1/nodes", s.operatorToken], ["/v1/deployments", s.operatorToken]] as const) {
+      assert.equal((await get(`${m}${path}`, { ca, token })).status, 404, `${path} is not served on the metrics listener`);
+    }
+    assert.equal((await get(`${s.url}/v1/nodes`, { ca, token: s.viewerToken })).status, 200, "the API listener still serves it");
+  });
+
   it("refuses to start when a certificate file cannot be read, naming it", async (t) => {
     const redis = await startTestRedis(t);
     await assert.rejects(

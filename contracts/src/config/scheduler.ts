@@ -39,6 +39,11 @@ export type SchedulerAuditConfig = z.infer<typeof SchedulerAuditConfig>;
 
 export const SchedulerConfig = z.strictObject({
   listen: Listen.default({ host: "127.0.0.1", port: 8090 }),
+  /**
+   * A second listener that serves only /metrics, /healthz and /readyz (over TLS too when `tls` is
+   * set), so Prometheus in the logging segment can scrape the scheduler without reaching its API.
+   */
+  metricsListen: Listen.optional(),
   /** Serve the API over TLS with these PEM files; agents and the CLI verify it against their CA file. */
   tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
   logLevel: LogLevel,

@@ -36,6 +36,6 @@ export const prometheusConfigYaml = (o: PrometheusConfigOptions) => stringify(pr
 
 /** The example in dashboards/prometheus/: the default ports of each process, one of each. */
 export const EXAMPLE_CONFIG: PrometheusConfigOptions = {
-  targets: { gateway: ["gateway-1.dmz.example:8443"], scheduler: ["scheduler-1.inference.example:8090"], agent: ["gpu-node-1.inference.example:9400"] },
+  targets: { gateway: ["gateway-1.dmz.example:8443"], scheduler: ["scheduler-1.inference.example:9401"], agent: ["gpu-node-1.inference.example:9400"] },
   ruleFiles: ["enclave-alerts.rules.yml"],
 };

@@ -51,6 +51,7 @@ export interface TestSchedulerOptions {
   tls?: SchedulerConfig["tls"];
   /** Where some nodes' hardware is configured to be (`auth.nodes[].region/jurisdiction`). */
   pins?: Record<string, { region?: string; jurisdiction?: string }>;
+  metricsListen?: SchedulerConfig["metricsListen"];
 }
 
 const stacks = new WeakMap<TestContext, (() => unknown)[]>();
@@ -120,6 +121,7 @@ export async function startTestScheduler(t: TestContext, o: TestSchedulerOptions
     ...(auditDir !== null ? { audit: { homeRegion: "eu-central-1", ...o.audit, spool: { ...o.auditSpool, dir: auditDir } } } : {}),
     ...(o.placement ? { placement: o.placement } : {}),
     ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.metricsListen ? { metricsListen: o.metricsListen } : {}),
     deployments: o.deployments ?? [],
   });
   const scheduler = await startScheduler(config, { log: createLogger("scheduler-test", config.logLevel) });

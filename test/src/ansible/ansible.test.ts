@@ -175,6 +175,7 @@ test("Ansible roles: lint, real apply to a Debian chroot, idempotence, produced 
       ["gateway-audit", /ip saddr @seg_dmz_v4 ip daddr @seg_logging_v4 tcp dport \{ 6514 \} accept/],
       ["scheduler-audit", /ip saddr @zone_inference_schedulers_v4 ip daddr @seg_logging_v4 tcp dport \{ 6514 \} accept/],
       ["prometheus-agents", /ip saddr @seg_logging_v4 ip daddr @seg_inference_v4 tcp dport \{ 9400 \} accept/],
+      ["prometheus-scheduler", /ip saddr @seg_logging_v4 ip daddr @zone_inference_schedulers_v4 tcp dport \{ 9401 \} accept/],
       ["prometheus-gateways", /ip saddr @seg_logging_v4 ip daddr @seg_dmz_v4 tcp dport \{ 8443 \} accept/],
     ];
     for (const [name, rule] of allowed) {

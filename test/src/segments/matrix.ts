@@ -14,7 +14,7 @@ export const CELLS = {
   dmzInference: "dmz → inference: engine ports, scheduler read API",
   dmzLogging: "dmz → logging: audit sink",
   schedulerLogging: "inference (scheduler host) → logging: audit sink",
-  prometheus: "logging → inference: agent metrics; logging → dmz: gateway metrics",
+  prometheus: "logging → inference: agent and scheduler metrics; logging → dmz: gateway metrics",
   gpuEgress: "GPU nodes → anything outside inference",
   inferenceDmz: "inference → dmz",
   otherwise: "anything else (default deny)",
@@ -74,6 +74,7 @@ export function matrixProbes(c: ProbeContext): MatrixProbe[] {
     }, (r) => (r.status === 200 && (JSON.parse(r.body ?? "{}") as { entries?: unknown[] }).entries?.length === 2 ? null : `HTTP ${r.status}, ${r.body?.slice(0, 100)}`)),
     deny(CELLS.dmzInference, "gateway", `tcp ${a("scheduler")}:${PORTS.redis} (Redis)`, tcp(a("scheduler"), PORTS.redis, D)),
     deny(CELLS.dmzInference, "gateway", `tcp ${a("gpu1")}:${PORTS.agentMetrics} (node-agent)`, tcp(a("gpu1"), PORTS.agentMetrics, D)),
+    deny(CELLS.dmzInference, "gateway", `tcp ${a("scheduler")}:${PORTS.schedulerMetrics} (scheduler metrics: logging's only)`, tcp(a("scheduler"), PORTS.schedulerMetrics, D)),
     deny(CELLS.dmzInference, "gateway", `tcp ${a("gpu2")}:${PORTS.agentMetrics} (node-agent)`, tcp(a("gpu2"), PORTS.agentMetrics, D)),
 
     allow(CELLS.dmzLogging, "gateway", `tcp ${a("logs")}:${PORTS.auditSink} (audit sink)`, tcp(a("logs"), PORTS.auditSink, ALLOW_TIMEOUT_MS)),
@@ -86,6 +87,7 @@ export function matrixProbes(c: ProbeContext): MatrixProbe[] {
 
     allow(CELLS.prometheus, "logs", `GET http://${a("gpu1")}:${PORTS.agentMetrics}/metrics`, { kind: "http", url: `http://${a("gpu1")}:${PORTS.agentMetrics}/metrics`, timeoutMs: ALLOW_TIMEOUT_MS }, status200),
     allow(CELLS.prometheus, "logs", `GET http://${a("gpu2")}:${PORTS.agentMetrics}/metrics`, { kind: "http", url: `http://${a("gpu2")}:${PORTS.agentMetrics}/metrics`, timeoutMs: ALLOW_TIMEOUT_MS }, status200),
+    allow(CELLS.prometheus, "logs", `GET http://${a("scheduler")}:${PORTS.schedulerMetrics}/metrics (metrics-only listener)`, { kind: "http", url: `http://${a("scheduler")}:${PORTS.schedulerMetrics}/metrics`, timeoutMs: ALLOW_TIMEOUT_MS }, status200),
     allow(CELLS.prometheus, "logs", `GET ${gw}/metrics (TLS)`, { kind: "http", url: `${gw}/metrics`, ...tls, timeoutMs: ALLOW_TIMEOUT_MS }, status200),
     deny(CELLS.prometheus, "logs", `tcp ${a("scheduler")}:${PORTS.schedulerApi} (scheduler API)`, tcp(a("scheduler"), PORTS.schedulerApi, D)),
     deny(CELLS.prometheus, "logs", `tcp ${a("scheduler")}:${PORTS.redis} (Redis)`, tcp(a("scheduler"), PORTS.redis, D)),

@@ -321,21 +321,21 @@ test("the segments: DESIGN §1's flow matrix on real network stacks, with the fi
     assert.ok(!readFileSync(scheduler.logFile, "utf8").includes(prompt), "nor in the scheduler's log");
   });
 
-  await t.test("Prometheus in logging scrapes the agents and the gateway, and gets nothing from the scheduler host", async () => {
+  await t.test("Prometheus in logging scrapes the agents, the scheduler's metrics port and the gateway, and nothing on the scheduler's API port", async () => {
     const up = await waitFor(
       async () => {
         const r = await s.probes.logs.one({ kind: "http", url: `http://${a("logs")}:${PORTS.prometheus}/api/v1/query?query=up`, timeoutMs: 3000 });
         const res = (JSON.parse(r.body ?? "{}") as { data?: { result: { metric: { job: string; instance: string }; value: [number, string] }[] } }).data?.result ?? [];
         const by = new Map(res.map((x) => [`${x.metric.job} ${x.metric.instance}`, x.value[1]]));
-        const want = [...GPU_NODES.map((n) => `node-agent ${a(n)}:${PORTS.agentMetrics}`), `gateway ${a("gateway")}:${PORTS.gateway}`];
+        const want = [...GPU_NODES.map((n) => `node-agent ${a(n)}:${PORTS.agentMetrics}`), `scheduler ${a("scheduler")}:${PORTS.schedulerMetrics}`, `gateway ${a("gateway")}:${PORTS.gateway}`];
         return want.every((k) => by.get(k) === "1") && by.get(`scheduler-not-in-the-matrix ${a("scheduler")}:${PORTS.schedulerApi}`) === "0" ? by : undefined;
       },
-      { timeoutMs: 30_000, intervalMs: 500, what: "Prometheus: up=1 for both agents and the gateway, up=0 for the scheduler" },
+      { timeoutMs: 30_000, intervalMs: 500, what: "Prometheus: up=1 for both agents, the scheduler's metrics port and the gateway, up=0 for the scheduler's API port" },
     ).catch((e: Error) => {
-      rows.push({ cell: CELLS.prometheus, expect: "allowed", from: "logs", probe: "Prometheus up{job=node-agent|gateway}", result: "not up", control: "-", pass: false, why: e.message });
+      rows.push({ cell: CELLS.prometheus, expect: "allowed", from: "logs", probe: "Prometheus up{job=node-agent|scheduler|gateway}", result: "not up", control: "-", pass: false, why: e.message });
       throw e;
     });
-    rows.push({ cell: CELLS.prometheus, expect: "allowed", from: "logs", probe: "Prometheus scrape: up{job=node-agent} gpu1, gpu2; up{job=gateway}", result: "up = 1, 1, 1", control: "-", pass: true });
+    rows.push({ cell: CELLS.prometheus, expect: "allowed", from: "logs", probe: "Prometheus scrape: up{job=node-agent} gpu1, gpu2; up{job=scheduler} :9401; up{job=gateway}", result: "up = 1, 1, 1, 1", control: "-", pass: true });
     rows.push({ cell: CELLS.prometheus, expect: "denied", from: "logs", probe: "Prometheus scrape: up{job=scheduler-not-in-the-matrix}", result: `up = ${up.get(`scheduler-not-in-the-matrix ${a("scheduler")}:${PORTS.schedulerApi}`)}`, control: "-", pass: true });
   });
 

@@ -18,7 +18,7 @@ const run = promisify(execFile);
 export const REGION = "eu-central-1";
 export const MODEL = "meta-llama/Llama-3.1-8B-Instruct";
 /** The ports of DESIGN §1 as the firewall role names them (group_vars enclave_ports). */
-export const PORTS = { gateway: 8443, schedulerApi: 8090, redis: 6379, agentMetrics: 9400, auditSink: 6514, prometheus: 9090 } as const;
+export const PORTS = { gateway: 8443, schedulerApi: 8090, schedulerMetrics: 9401, redis: 6379, agentMetrics: 9400, auditSink: 6514, prometheus: 9090 } as const;
 export const GPU_NODES = ["gpu1", "gpu2"] as const satisfies readonly HostName[];
 /** Names in the TLS certificates: the gateway's listener, and each audit sender (the receiver's PermittedPeer). */
 export const NAMES = { gateway: "gateway.dmz.test", gatewayAudit: "gw-eu-1.audit.test", schedulerAudit: "sched-eu-1.audit.test", logstore: "logstore.local" } as const;
@@ -130,6 +130,7 @@ export async function writeConfigs(dir: string, s: Secrets): Promise<{ scheduler
   await mkdir(cfg, { recursive: true });
   const scheduler = await writeConfig(join(cfg, "scheduler.yaml"), SchedulerConfig, {
     listen: { host: host("scheduler").address, port: PORTS.schedulerApi },
+    metricsListen: { host: host("scheduler").address, port: PORTS.schedulerMetrics },
     logLevel: "info",
     redis: { url: redisUrl() },
     nodeTtlMs: 6000,
@@ -210,7 +211,7 @@ input(type="imtcp" address="${host("logs").address}" port="${PORTS.auditSink}" r
   return { conf, output, pidFile: join(base, "rsyslogd.pid") };
 }
 
-/** Prometheus on the log host: the agents and the gateway (over TLS), and a target the matrix does not allow (the scheduler's API). */
+/** Prometheus on the log host: the agents, the scheduler's metrics-only port, the gateway (over TLS), and a target the matrix does not allow (the scheduler's API). */
 export async function writePrometheusConfig(dir: string, s: Secrets): Promise<{ conf: string; data: string }> {
   const base = join(dir, "prometheus");
   await mkdir(join(base, "data"), { recursive: true });
@@ -230,6 +231,9 @@ scrape_configs:
       server_name: ${NAMES.gateway}
     static_configs:
       - targets: ${targets([`${host("gateway").address}:${PORTS.gateway}`])}
+  - job_name: scheduler
+    static_configs:
+      - targets: ${targets([`${host("scheduler").address}:${PORTS.schedulerMetrics}`])}
   - job_name: scheduler-not-in-the-matrix
     static_configs:
       - targets: ${targets([`${host("scheduler").address}:${PORTS.schedulerApi}`])}
