@@ -62,6 +62,41 @@ test("a client certificate outside PermittedPeer is refused and nothing of it is
   assert.equal(all.filter((l) => l.includes("intruder") || l.includes("wrongname")).length, 0);
 });
 
+test("a refused client certificate never counts as delivered: 30 small deliveries, fresh and reused sinks, all rejected, none stored", async () => {
+  // rsyslog checks PermittedPeer after the handshake and then closes, racing a small batch's close.
+  const reused = sink(pki.intruder);
+  const outcomes: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    const s = i % 2 === 0 ? reused : sink(pki.intruder);
+    const r = await s.deliver(entries(`repeat-intruder-${i}`, 1 + (i % 3)), AbortSignal.timeout(10_000)).then(() => "delivered", (e: Error) => e.message);
+    outcomes.push(r);
+  }
+  reused.close?.();
+  assert.deepEqual(outcomes.filter((o) => o === "delivered"), [], outcomes.join("\n"));
+  for (const o of outcomes) assert.doesNotMatch(o, /timeout/, "a refusal is seen at once, not by waiting");
+  await sink(pki.client).deliver(entries("after-repeats", 1), AbortSignal.timeout(10_000));
+  await waitFor(async () => (await rsyslog.lines()).some((l) => l.includes('"tag":"after-repeats"')), { timeoutMs: 10_000, what: "the later delivery" });
+  assert.equal((await rsyslog.lines()).filter((l) => l.includes("repeat-intruder")).length, 0);
+});
+
+test("one sink delivers batch after batch on connections it prepares meanwhile, and again after the receiver restarts", async () => {
+  const s = sink(pki.client);
+  try {
+    for (let i = 0; i < 4; i++) await s.deliver(entries(`reuse-${i}`, 5), AbortSignal.timeout(10_000));
+    // The connection prepared for the next delivery dies with the receiver; the next delivery opens its own.
+    await rsyslog.stop();
+    await rsyslog.start();
+    await s.deliver(entries("reuse-restarted", 5), AbortSignal.timeout(10_000));
+  } finally {
+    s.close?.();
+  }
+  const tags = ["reuse-0", "reuse-1", "reuse-2", "reuse-3", "reuse-restarted"];
+  await waitFor(async () => {
+    const ls = await rsyslog.lines();
+    return tags.every((t) => ls.filter((l) => l.includes(`"tag":"${t}"`)).length === 5);
+  }, { timeoutMs: 10_000, what: "every batch stored" });
+});
+
 test("a receiver that is down or too slow fails the delivery", async () => {
   await rsyslog.stop();
   try {
