@@ -97,7 +97,7 @@ export const AuditSpoolConfig = z
     reserveBytesPerRequest: z.number().int().min(256).max(1024 * 1024).default(8192),
     groupCommit: z
       .strictObject({
-        /** How long the first record of a batch may wait for company before the batch is written and fsynced. */
+        /** How long the first record of a batch may wait for company before the batch is written (one synchronous write). */
         maxDelayMs: z.number().min(0).max(1000).default(2),
         /** A batch this large is written at once. */
         maxBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
