@@ -46,15 +46,16 @@ export function syslogSink(cfg: SyslogSinkConfig): AuditSink {
     ca: readPem(cfg.tls.ca, "CA"), cert: readPem(cfg.tls.cert, "certificate"), key: readSecret(cfg.tls.key),
   };
   const header: SyslogHeader = { hostname: cfg.hostname ?? syslogHostname(hostname()), appName: cfg.appName, procId: String(process.pid) };
-  const spares: Connection[] = [];
-  let preparing = 0;
+  /** Connections for the next deliveries, oldest first, each settling to null if it could not be opened. */
+  const spares: Promise<Connection | null>[] = [];
   let closed = false;
 
   /** A connection through its handshake, recording what it shows from the start. */
-  const open = (signal: AbortSignal) =>
+  const open = (signal: AbortSignal, spare = false) =>
     new Promise<Connection>((resolve, reject) => {
       signal.throwIfAborted();
       const sock = connect(tls);
+      if (spare) sock.unref(); // a connection nobody waits for never keeps a process alive
       const c: Connection = { sock, events: [], secureAt: 0, error: null, closed: false };
       const onAbort = () => sock.destroy(abortError(signal));
       signal.addEventListener("abort", onAbort, { once: true });
@@ -78,9 +79,14 @@ export function syslogSink(cfg: SyslogSinkConfig): AuditSink {
   const usable = (c: Connection) =>
     !c.closed && c.error === null && !c.events.includes("peer-end") && performance.now() - c.secureAt < SPARE_MAX_IDLE_MS;
 
-  /** The oldest prepared connection still usable; the others met on the way are let go. */
-  const takeSpare = (): Connection | null => {
-    for (let c = spares.shift(); c; c = spares.shift()) {
+  /**
+   * The oldest prepared connection still usable, waiting for its handshake if it is still in
+   * it (it started before any a delivery would open now); the others met on the way are let go.
+   */
+  const takeSpare = async (signal: AbortSignal): Promise<Connection | null> => {
+    for (let p = spares.shift(); p; p = spares.shift()) {
+      const c = await untilAborted(p, signal);
+      if (c === null) continue;
       clearTimeout(c.idle);
       if (usable(c)) return c;
       c.sock.destroy();
@@ -90,22 +96,23 @@ export function syslogSink(cfg: SyslogSinkConfig): AuditSink {
 
   /** Opens connections for the next deliveries in the background; a failure only means a delivery opens its own. */
   const prepareSpares = () => {
-    while (!closed && spares.length + preparing < SPARES) {
-      preparing++;
-      open(AbortSignal.timeout(cfg.timeoutMs)).then(
+    while (!closed && spares.length < SPARES) {
+      const p: Promise<Connection | null> = open(AbortSignal.timeout(cfg.timeoutMs), true).then(
         (c) => {
-          preparing--;
-          if (closed) return void c.sock.end();
-          c.sock.unref(); // an idle connection never keeps a process alive
+          if (closed) {
+            c.sock.end();
+            return null;
+          }
           c.idle = setTimeout(() => {
-            const i = spares.indexOf(c);
+            const i = spares.indexOf(p);
             if (i >= 0) spares.splice(i, 1);
             c.sock.end();
           }, SPARE_MAX_IDLE_MS).unref();
-          spares.push(c);
+          return c;
         },
-        () => preparing--,
+        () => null,
       );
+      spares.push(p);
     }
   };
 
@@ -139,15 +146,31 @@ export function syslogSink(cfg: SyslogSinkConfig): AuditSink {
     async deliver(entries, signal) {
       signal.throwIfAborted();
       const payload = Buffer.from(entries.map((e: SpooledEntry) => octetCounted(syslogMessage(e, header))).join(""), "utf8");
-      const c = takeSpare();
+      const c = await takeSpare(signal);
       prepareSpares();
       await send(c ?? (await open(signal)), payload, signal);
     },
     close() {
       closed = true;
-      for (let c = takeSpare(); c; c = takeSpare()) c.sock.end();
+      for (const p of spares.splice(0)) {
+        void p.then((c) => {
+          if (c === null) return;
+          clearTimeout(c.idle);
+          c.sock.end();
+        });
+      }
     },
   };
+}
+
+/** `p`, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function abortError(signal: AbortSignal): Error {
