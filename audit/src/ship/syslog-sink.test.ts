@@ -1,14 +1,20 @@
 import { before, after, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SyslogSinkConfig } from "@enclave/contracts";
 import { waitFor } from "@enclave/runtime/time";
+import { silentLogger } from "../logger.js";
+import { SpoolBudget } from "../spool/budget.js";
 import type { SpooledEntry } from "../spool/spool-reader.js";
+import { Spool } from "../spool/spool.js";
+import { routedEvent } from "../testing/fixtures.js";
 import { makeTestPki, type TestPki } from "../testing/pki.js";
 import { startRsyslog, type Rsyslog } from "../testing/rsyslog.js";
 import { decodeAuditLine } from "../verify/audit-line.js";
+import { Shipper } from "./shipper.js";
 import { syslogSink } from "./syslog-sink.js";
 
 let dir: string;
@@ -77,6 +83,28 @@ test("a refused client certificate never counts as delivered: 30 small deliverie
   await sink(pki.client).deliver(entries("after-repeats", 1), AbortSignal.timeout(10_000));
   await waitFor(async () => (await rsyslog.lines()).some((l) => l.includes('"tag":"after-repeats"')), { timeoutMs: 10_000, what: "the later delivery" });
   assert.equal((await rsyslog.lines()).filter((l) => l.includes("repeat-intruder")).length, 0);
+});
+
+test("a shipper whose certificate the receiver refuses ships nothing and deletes nothing, however often it tries", async (t) => {
+  const spoolDir = join(dir, "refused-spool");
+  const spool = await Spool.open({
+    dir: spoolDir, emitter: "gw-refused", chain: "eu-central-1", segmentBytes: 4096, groupCommit: { maxDelayMs: 1, maxBytes: 1 << 20 },
+    maxRecordBytes: 60_000, budget: new SpoolBudget(1e9, "fail-closed", 1),
+  });
+  t.after(() => spool.close());
+  for (let i = 0; i < 40; i++) await spool.append({ ...routedEvent(i), reason: "refused-shipper" });
+  const segments = spool.segments().map((s) => s.name);
+  assert.ok(segments.length > 2);
+  const shipper = await Shipper.start(spool, sink(pki.intruder), { batchRecords: 3, batchBytes: 1 << 20, timeoutMs: 5000, pollMs: 50, lingerMs: 0, backoff: { initialMs: 10, maxMs: 20 } }, silentLogger);
+  t.after(() => shipper.stop());
+  await waitFor(() => shipper.stats().failures >= 15, { timeoutMs: 30_000, what: "15 refused deliveries" });
+  const st = shipper.stats();
+  assert.equal(st.shipped, 0);
+  assert.equal(st.up, false);
+  assert.equal(st.backlogRecords, 40);
+  assert.deepEqual(spool.segments().map((s) => s.name), segments, "no segment deleted");
+  assert.equal(existsSync(join(spoolDir, "shipped.json")), false, "no position saved");
+  assert.equal((await rsyslog.lines()).filter((l) => l.includes("refused-shipper")).length, 0);
 });
 
 test("one sink delivers batch after batch on connections it prepares meanwhile, and again after the receiver restarts", async () => {
