@@ -37,8 +37,13 @@ const FAST: Record<string, (v: unknown) => boolean> = {
   redactions: (v) => v === undefined || (v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every(count)),
 };
 
+/** The field values of the record being built (buildRecord is synchronous, so one array serves every call). */
+const SCRATCH: unknown[] = [];
+
 /** What to do for each field, in sorted order (precomputed: the hot path does no lookups). */
 const PLAN = RECORD_KEYS.map((key) => ({ key, generated: GENERATED.has(key), fast: FAST[key], schema: SHAPE[key]! }));
+// Which fields are present is a bit set in a small integer (BigInt arithmetic allocates on every step).
+if (PLAN.length > 30) throw new Error(`audit records have ${PLAN.length} fields; buildRecord's field set holds 30`);
 
 /**
  * The record for an event: validated as the schema would (an error names the field), with
@@ -48,8 +53,8 @@ const PLAN = RECORD_KEYS.map((key) => ({ key, generated: GENERATED.has(key), fas
 export function buildRecord(event: AuditEvent, chain: ChainFields): { ok: true; record: Omit<AuditRecord, "hash"> } | { ok: false; error: string } {
   const e = event as unknown as Record<string, unknown>;
   const c = chain as unknown as Record<string, unknown>;
-  const values: unknown[] = new Array(PLAN.length);
-  let present = 0n;
+  const values = SCRATCH;
+  let present = 0;
   for (let i = 0; i < PLAN.length; i++) {
     const step = PLAN[i]!;
     const k = step.key;
@@ -67,7 +72,7 @@ export function buildRecord(event: AuditEvent, chain: ChainFields): { ok: true; 
       if (v !== null && typeof v === "object" && !Array.isArray(v)) v = sortedKeys(v as Record<string, unknown>);
     }
     values[i] = v;
-    if (v !== undefined) present |= 1n << BigInt(i);
+    if (v !== undefined) present |= 1 << i;
   }
   return { ok: true, record: literalFor(present)(values) as Omit<AuditRecord, "hash"> };
 }
@@ -78,11 +83,11 @@ export function buildRecord(event: AuditEvent, chain: ChainFields): { ok: true; 
  * literal keeps V8's fast properties, where adding two dozen keys one by one falls back to a
  * dictionary that JSON.stringify serialises half as fast.
  */
-const literals = new Map<bigint, (values: unknown[]) => object>();
-function literalFor(present: bigint): (values: unknown[]) => object {
+const literals = new Map<number, (values: unknown[]) => object>();
+function literalFor(present: number): (values: unknown[]) => object {
   let f = literals.get(present);
   if (f === undefined) {
-    const fields = PLAN.flatMap((p, i) => ((present >> BigInt(i)) & 1n ? [`${JSON.stringify(p.key)}: v[${i}]`] : []));
+    const fields = PLAN.flatMap((p, i) => ((present >> i) & 1 ? [`${JSON.stringify(p.key)}: v[${i}]`] : []));
     f = new Function("v", `return { ${fields.join(", ")} };`) as (values: unknown[]) => object;
     literals.set(present, f);
   }

@@ -105,6 +105,7 @@ export class Shipper {
     this.wake?.();
     this.unsubscribe();
     await this.loop;
+    this.sink.close?.();
     await this.reader.close();
   }
 

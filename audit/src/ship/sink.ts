@@ -9,4 +9,6 @@ export interface AuditSink {
   /** For logs and metrics, e.g. `syslog+tls://logs.example:6514`; never a credential. */
   readonly name: string;
   deliver(entries: readonly SpooledEntry[], signal: AbortSignal): Promise<void>;
+  /** Lets go of anything kept between deliveries (a connection); no delivery follows. */
+  close?(): void;
 }

@@ -52,7 +52,7 @@ test("appends are chained, written with a segment header, and verify", async (t)
   await assertWhole(dir, 2);
 });
 
-test("concurrent appends share fsyncs (group commit) and keep call order", async (t) => {
+test("concurrent appends share synchronous writes (group commit) and keep call order", async (t) => {
   const s = await openSpool(t, options(join(await tempDir(t), "c"), { groupCommit: { maxDelayMs: 5, maxBytes: 1024 * 1024 } }));
   const records = await Promise.all(Array.from({ length: 300 }, (_, i) => s.append(routedEvent(i))));
   assert.deepEqual(records.map((r) => r.seq), records.map((_, i) => i));
@@ -66,6 +66,19 @@ test("a batch reaching maxBytes is written without waiting out the delay", async
   // With a one-minute delay, only the size bound can get these written before the test times out.
   const records = await Promise.all(Array.from({ length: 20 }, (_, i) => s.append(routedEvent(i))));
   assert.equal(records.length, 20);
+});
+
+test("a batch that falls due while the event loop is still busy appending is written then, not after the burst", async (t) => {
+  const dir = join(await tempDir(t), "c");
+  const s = await openSpool(t, options(dir, { groupCommit: { maxDelayMs: 5, maxBytes: 1024 * 1024 } }));
+  // One synchronous burst, three times as long as the delay: no timer can fire during it.
+  const pending: Promise<unknown>[] = [s.append(routedEvent(0))];
+  const first = performance.now();
+  while (performance.now() - first < 15) pending.push(s.append(routedEvent(pending.length)));
+  pending.push(s.append(routedEvent(pending.length))); // at least one append after the batch fell due
+  await Promise.all(pending);
+  assert.ok(s.commits >= 2, `a ${pending.length}-record burst was written as ${s.commits} batch(es): the first waited for the burst to end`);
+  await assertWhole(dir, pending.length);
 });
 
 test("an invalid or oversized event is refused and the chain goes on unbroken", async (t) => {

@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
 import { join } from "node:path";
 import type { AuditCheckpoint, AuditEvent, AuditRecord } from "@enclave/contracts";
 import { canonicalJson } from "../canonical-json.js";
 import { buildCheckpoint, type CheckpointSigner } from "../chain/checkpoint.js";
 import { buildRecord } from "../chain/audit-event.js";
-import { sha256Hex } from "../record-hash.js";
 import type { AuditLogger } from "../logger.js";
+import { BatchBuffer } from "./batch-buffer.js";
 import { fits, type SpoolBudget } from "./budget.js";
 import { encodeFrame } from "./frame.js";
 import { scanSegment, type EntryKind } from "./scan-segment.js";
@@ -43,7 +44,6 @@ export class SpoolFullError extends Error {
 }
 
 interface Pending {
-  frame: Buffer;
   seq: number;
   hash: string;
   kind: EntryKind;
@@ -55,9 +55,10 @@ interface Pending {
 /**
  * One emitter's chain in a directory of segment files, written with group commit: appends
  * are chained (seq, prevHash, hash) synchronously in call order and queued; a batch, bounded
- * by `maxDelayMs` and `maxBytes`, is written with one write and one fdatasync, and only then
- * are its appends resolved. So an acknowledged record survives a power cut, and a client
- * waits at most one batch window plus one fsync for it.
+ * by `maxDelayMs` and `maxBytes`, is written with one synchronous write (O_DSYNC: on disk
+ * when it returns, as write + fdatasync), and only then are its appends resolved. So an
+ * acknowledged record survives a power cut, and a client waits at most one batch window
+ * plus one synchronous write for it (plus the write in flight before it).
  */
 export class Spool {
   private nextSeq: number;
@@ -67,8 +68,13 @@ export class Spool {
   private durableLastHash: string;
   private durableLastKind: EntryKind | null;
   private batch: Pending[] = [];
-  private batchBytes = 0;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** The batch's frames, encoded as they are appended. */
+  private readonly frames: BatchBuffer;
+  private timer: NodeJS.Timeout | null = null;
+  /** performance.now() when the batch's first entry was appended. */
+  private batchSince = 0;
+  /** The flush loop runs (a batch is being written); cleared the moment it stops, so appends right after start the next one. */
+  private writing = false;
   private flushing: Promise<void> | null = null;
   private broken: Error | null = null;
   private closed = false;
@@ -76,7 +82,7 @@ export class Spool {
   private readonly clock = new IsoClock();
   /** Entries made durable since open. */
   appended = 0;
-  /** Batches written (one write and one fdatasync each) since open. */
+  /** Batches written (one synchronous write each) since open. */
   commits = 0;
 
   private constructor(
@@ -87,6 +93,7 @@ export class Spool {
     /** Bytes of a torn tail cut off on open (kept aside in a `.torn` file). */
     readonly repairedBytes: number,
   ) {
+    this.frames = new BatchBuffer(Math.min(o.groupCommit.maxBytes, 1 << 20) + o.maxRecordBytes);
     this.nextSeq = this.durableNextSeq = tail.nextSeq;
     this.lastHash = this.durableLastHash = tail.lastHash;
     this.lastKind = this.durableLastKind = tail.lastKind;
@@ -129,7 +136,7 @@ export class Spool {
     if (scan.broken !== null) {
       throw new Error(`audit spool ${lastPath}: ${scan.broken}; this is not a torn write: run 'enclave audit verify ${o.dir}' and investigate before restarting`);
     }
-    const fh = await open(lastPath, "r+");
+    const fh = await open(lastPath, SEGMENT_FLAGS);
     let repaired = 0;
     try {
       if (scan.goodBytes < buf.length) {
@@ -171,20 +178,18 @@ export class Spool {
       id: randomUUID(), seq: this.nextSeq, time: this.clock.now(), emitter: this.o.emitter, chain: this.o.chain, prevHash: this.lastHash,
     });
     if (!built.ok) return Promise.reject(new Error(`invalid audit event: ${built.error}`));
-    // Keys are in sorted order, so JSON.stringify gives the canonical form.
-    const canonical = JSON.stringify(built.record);
-    const hash = sha256Hex(canonical);
-    // The stored JSON need not be canonical (verifiers re-canonicalise): append the hash instead of serialising twice.
-    const frame = encodeFrame(`${canonical.slice(0, -1)},"hash":"${hash}"}`);
-    if (frame.length > this.o.maxRecordBytes) {
-      return Promise.reject(new Error(`audit record of ${frame.length} bytes exceeds maxRecordBytes ${this.o.maxRecordBytes}`));
+    // Keys are in sorted order, so JSON.stringify gives the canonical form. The stored JSON need
+    // not be canonical (verifiers re-canonicalise): the frame appends the hash instead of serialising twice.
+    const { hash, bytes } = this.frames.stageRecord(JSON.stringify(built.record));
+    if (bytes > this.o.maxRecordBytes) {
+      return Promise.reject(new Error(`audit record of ${bytes} bytes exceeds maxRecordBytes ${this.o.maxRecordBytes}`));
     }
-    if (!admitted && this.o.budget.policy === "fail-closed" && !fits(this.o.budget, frame.length)) {
+    if (!admitted && this.o.budget.policy === "fail-closed" && !fits(this.o.budget, bytes)) {
       return Promise.reject(new SpoolFullError("the audit spool's disk budget is used up"));
     }
     const record = built.record as AuditRecord;
     record.hash = hash;
-    return this.enqueue(frame, record.seq, hash, "record", record) as Promise<AuditRecord>;
+    return this.enqueue(bytes, record.seq, hash, "record", record) as Promise<AuditRecord>;
   }
 
   /** Signs everything so far (always allowed: checkpoints are small and what proves a chain whole). */
@@ -192,7 +197,7 @@ export class Spool {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
     const c = buildCheckpoint({ seq: this.nextSeq, prevHash: this.lastHash, emitter: this.o.emitter, chain: this.o.chain, time: new Date() }, signer);
-    return this.enqueue(encodeFrame(canonicalJson(c)), c.seq, c.hash, "checkpoint", c) as Promise<AuditCheckpoint>;
+    return this.enqueue(this.frames.stageFrame(encodeFrame(canonicalJson(c))), c.seq, c.hash, "checkpoint", c) as Promise<AuditCheckpoint>;
   }
 
   /** Segments in chain order; the last one is active. */
@@ -223,11 +228,7 @@ export class Spool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== null) {
-      clearTimeout(this.timer as NodeJS.Timeout);
-      clearImmediate(this.timer as NodeJS.Immediate);
-    }
-    if (!this.flushing && this.batch.length > 0) this.startFlush();
+    if (!this.writing && this.batch.length > 0) this.startFlush();
     while (this.flushing) await this.flushing;
     await this.active.fh.close();
   }
@@ -239,73 +240,90 @@ export class Spool {
     return null;
   }
 
-  private enqueue(frame: Buffer, seq: number, hash: string, kind: EntryKind, value: AuditRecord | AuditCheckpoint): Promise<AuditRecord | AuditCheckpoint> {
+  /** Commits the staged frame of `bytes` to the batch. */
+  private enqueue(bytes: number, seq: number, hash: string, kind: EntryKind, value: AuditRecord | AuditCheckpoint): Promise<AuditRecord | AuditCheckpoint> {
     this.nextSeq = seq + 1;
     this.lastHash = hash;
     this.lastKind = kind;
+    this.frames.commit(bytes);
+    this.o.budget.pending += bytes;
     return new Promise((resolve, reject) => {
-      this.batch.push({ frame, seq, hash, kind, value, resolve, reject });
-      this.batchBytes += frame.length;
-      this.o.budget.pending += frame.length;
-      if (this.batchBytes >= this.o.groupCommit.maxBytes) this.kick(0);
-      else if (this.batch.length === 1) this.kick(this.o.groupCommit.maxDelayMs);
+      this.batch.push({ seq, hash, kind, value, resolve, reject });
+      if (this.batch.length === 1) this.batchSince = performance.now();
+      this.schedule();
     });
   }
 
-  /** Starts a flush after `delayMs` unless one is running (it takes the batch when done) or already scheduled sooner. */
-  private kick(delayMs: number): void {
-    if (this.flushing) return;
-    if (this.timer !== null) {
-      if (delayMs > 0) return;
-      clearTimeout(this.timer as NodeJS.Timeout);
-      clearImmediate(this.timer as NodeJS.Immediate);
-    }
-    const go = () => this.startFlush();
-    this.timer = delayMs > 0 ? setTimeout(go, delayMs) : setImmediate(go);
+  /**
+   * Starts writing the batch once it is due (`maxBytes` reached, or its first entry waited
+   * `maxDelayMs`), else sets a timer for when it will be. Appends check too: a timer cannot
+   * fire while the event loop is busy appending, and a batch started mid-burst is written
+   * while the rest of the burst is still being appended. While a write is in flight the
+   * batch waits for it: the flush takes it as soon as the previous one is on disk.
+   */
+  private schedule(): void {
+    if (this.writing || this.closed || this.batch.length === 0) return;
+    const waited = performance.now() - this.batchSince;
+    if (this.frames.length >= this.o.groupCommit.maxBytes || waited >= this.o.groupCommit.maxDelayMs) this.startFlush();
+    else this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.schedule();
+    }, this.o.groupCommit.maxDelayMs - waited);
   }
 
   private startFlush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = null;
-      // An append may have slipped in after the loop saw an empty batch.
-      if (this.batch.length > 0) this.kick(0);
+    this.writing = true;
+    const f: Promise<void> = this.flushLoop().finally(() => {
+      if (this.flushing === f) this.flushing = null;
     });
+    this.flushing = f;
   }
 
+  /**
+   * Writes batches until none is waiting. `writing` is cleared in the same step that resolves
+   * the last batch's appends (no await in between), so their callers' next appends start the
+   * next batch themselves once it is due, instead of all waiting for a timer.
+   */
   private async flushLoop(): Promise<void> {
-    while (this.batch.length > 0) {
-      const b = this.batch;
-      const bytes = this.batchBytes;
-      this.batch = [];
-      this.batchBytes = 0;
-      try {
-        const buf = b.length === 1 ? b[0]!.frame : Buffer.concat(b.map((p) => p.frame), bytes);
-        await writeAll(this.active.fh, buf, this.active.size);
-        await this.active.fh.datasync();
-      } catch (e) {
-        await this.fail(b, bytes, e as Error);
-        continue;
-      }
-      this.active.size += bytes;
-      this.o.budget.pending -= bytes;
-      this.o.budget.used += bytes;
-      const last = b[b.length - 1]!;
-      this.durableNextSeq = last.seq + 1;
-      this.durableLastHash = last.hash;
-      this.durableLastKind = last.kind;
-      this.appended += b.length;
-      this.commits++;
-      for (const p of b) p.resolve(p.value);
-      for (const f of this.listeners) f();
-      if (this.active.size >= this.o.segmentBytes) {
+    try {
+      while (this.batch.length > 0) {
+        const b = this.batch;
+        const buf = this.frames.take();
+        const bytes = buf.length;
+        this.batch = [];
         try {
-          await this.rotate();
+          // Durable when it returns (O_DSYNC): one synchronous write per batch.
+          await writeAll(this.active.fh, buf, this.active.size);
         } catch (e) {
-          // The old segment stays active and keeps growing; the next rotation tries again.
-          this.o.log?.error({ dir: this.o.dir, err: (e as Error).message }, "audit segment rotation failed");
+          await this.fail(b, bytes, e as Error);
+          continue;
+        } finally {
+          this.frames.release();
+        }
+        this.active.size += bytes;
+        this.o.budget.pending -= bytes;
+        this.o.budget.used += bytes;
+        const last = b[b.length - 1]!;
+        this.durableNextSeq = last.seq + 1;
+        this.durableLastHash = last.hash;
+        this.durableLastKind = last.kind;
+        this.appended += b.length;
+        this.commits++;
+        for (const p of b) p.resolve(p.value);
+        for (const f of this.listeners) f();
+        if (this.active.size >= this.o.segmentBytes) {
+          try {
+            await this.rotate();
+          } catch (e) {
+            // The old segment stays active and keeps growing; the next rotation tries again.
+            this.o.log?.error({ dir: this.o.dir, err: (e as Error).message }, "audit segment rotation failed");
+          }
         }
       }
+    } finally {
+      this.writing = false;
     }
   }
 
@@ -317,8 +335,8 @@ export class Spool {
   private async fail(b: Pending[], bytes: number, e: Error): Promise<void> {
     const queued = this.batch;
     this.batch = [];
-    this.o.budget.pending -= bytes + this.batchBytes;
-    this.batchBytes = 0;
+    this.o.budget.pending -= bytes + this.frames.length;
+    this.frames.clear();
     this.nextSeq = this.durableNextSeq;
     this.lastHash = this.durableLastHash;
     this.lastKind = this.durableLastKind;
@@ -339,7 +357,7 @@ export class Spool {
       firstSeq: this.durableNextSeq, prevHash: this.durableLastHash, created: new Date().toISOString(),
     };
     const { name, size } = await createSegment(this.o.dir, header);
-    const fh = await open(join(this.o.dir, name), "r+");
+    const fh = await open(join(this.o.dir, name), SEGMENT_FLAGS);
     const old = this.active;
     this.active = { name, fh, size };
     this.sealed.push({ name: old.name, size: old.size });
@@ -347,6 +365,13 @@ export class Spool {
     await old.fh.close().catch(() => undefined);
   }
 }
+
+/**
+ * The active segment is written with O_DSYNC: each write returns once its data is on disk
+ * (the same guarantee as write + fdatasync, in one request), so a batch becomes durable in
+ * the thread pool without the event loop having to be free to ask for the sync.
+ */
+const SEGMENT_FLAGS = fsConstants.O_RDWR | fsConstants.O_DSYNC;
 
 /** Writes the header into a temporary file, fsyncs it and renames it into place, so a segment file always starts whole. */
 async function createSegment(dir: string, h: SegmentHeader): Promise<{ name: string; size: number }> {

@@ -31,8 +31,9 @@ const shipping = {
 
 /**
  * Syslog over mutual TLS (RFC 5424 messages, RFC 5425 octet-counted framing): what every
- * SIEM and rsyslog/syslog-ng accept. A delivery counts as acknowledged when the receiver,
- * having read everything up to our close, closes its side cleanly.
+ * SIEM and rsyslog/syslog-ng accept. RFC 5425 has no acknowledgement: a delivery counts as
+ * acknowledged when the receiver closes its side only after we closed ours (it read up to
+ * our close), and never when it closes first (a refusal). See docs/audit.md.
  */
 export const SyslogSinkConfig = z.strictObject({
   type: z.literal("syslog"),
@@ -51,6 +52,13 @@ export const SyslogSinkConfig = z.strictObject({
   hostname: z.string().regex(/^[!-~]{1,255}$/, "1-255 printable ASCII characters without spaces").optional(),
   /** RFC 5424 APP-NAME. */
   appName: z.string().regex(/^[!-~]{1,48}$/, "1-48 printable ASCII characters without spaces").default("enclave"),
+  /**
+   * We close our side of a delivery no sooner than this after the TLS handshake (the batch is
+   * written meanwhile). A receiver that refuses our certificate does so after the handshake by
+   * closing the connection; a close before ours is a refusal, so this must exceed the longest
+   * time the receiver takes to decide (rsyslog: a few ms, about 100 ms when starved of CPU).
+   */
+  admissionWindowMs: z.number().int().min(50).max(60_000).default(250),
   ...shipping,
 });
 export type SyslogSinkConfig = z.infer<typeof SyslogSinkConfig>;
@@ -89,7 +97,7 @@ export const AuditSpoolConfig = z
     reserveBytesPerRequest: z.number().int().min(256).max(1024 * 1024).default(8192),
     groupCommit: z
       .strictObject({
-        /** How long the first record of a batch may wait for company before the batch is written and fsynced. */
+        /** How long the first record of a batch may wait for company before the batch is written (one synchronous write). */
         maxDelayMs: z.number().min(0).max(1000).default(2),
         /** A batch this large is written at once. */
         maxBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
