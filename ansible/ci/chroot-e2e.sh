@@ -303,6 +303,19 @@ api_keys_file_parses() { # the gateway's keys file, read with the schema the gat
     const keys = parseConfigText(ApiKeysFile, readFileSync(process.argv[1], \"utf8\"), process.argv[1]);
     console.log(process.argv[1] + \": \" + keys.length + \" keys\");" "$1"' /opt/enclave/node/bin/node /etc/enclave/gateway-api-keys.yaml
 }
+scheduler_audit_ships() { # the scheduler's operator actions go to a spool shipped to the region's sink, TLS files in place
+  # shellcheck disable=SC2016
+  in_chroot sh -c 'cd /opt/enclave/current && "$0" --input-type=module -e "
+    import { existsSync, readFileSync } from \"node:fs\";
+    import { SchedulerConfig, parseConfigText } from \"@enclave/contracts\";
+    const c = parseConfigText(SchedulerConfig, readFileSync(process.argv[1], \"utf8\"), process.argv[1]);
+    const sink = c.audit?.sinks[\"eu-central-1\"];
+    if (!c.audit || sink?.type !== \"syslog\") throw new Error(\"no syslog sink for eu-central-1 in the scheduler audit\");
+    for (const f of [sink.tls.ca, sink.tls.cert, sink.tls.key.file]) if (!existsSync(f)) throw new Error(f + \" is missing\");
+    const pinned = c.auth.nodes.filter((n) => n.region === \"eu-central-1\" && n.jurisdiction === \"EU\").length;
+    if (pinned !== c.auth.nodes.length || pinned === 0) throw new Error(\"nodes not pinned to their region\");
+    console.log(\"audit spool \" + c.audit.spool.dir + \" → syslog+tls://\" + sink.host + \":\" + sink.port + \"; \" + pinned + \" nodes pinned; metrics on \" + c.metricsListen?.port);" "$1"' /opt/enclave/node/bin/node /etc/enclave/scheduler.yaml
+}
 router_loads_in_netns() { # the router ruleset loads for real, twice (a reload replaces only its table)
   local ns=enclave-ci-$$ rc=0 listed=""
   ip netns add "$ns"
@@ -343,6 +356,7 @@ step_verify() {
   check "router ruleset rendered and nft -c ($WORK/router-eu-central-1.nft)" router_ruleset
   check "router ruleset loads into a network namespace" router_loads_in_netns
   check "the gateway's API keys file parses" api_keys_file_parses
+  check "the scheduler's audit ships to the region's sink; its nodes are pinned" scheduler_audit_ships
   check "rsyslogd -N1 (whole rsyslog config)" in_chroot rsyslogd -N1
   check "file modes of configs, secrets and keys" file_modes \
     "750 root enclave /etc/enclave" "750 root enclave /etc/enclave/secrets" \
@@ -351,7 +365,8 @@ step_verify() {
     "640 redis redis /etc/redis/users.acl" "600 root root /etc/rsyslog-enclave-tls/server.key" \
     "640 root enclave /etc/enclave/tls/gateway.key" "750 root enclave /etc/enclave/tls" \
     "640 root enclave /etc/enclave/gateway-api-keys.yaml" \
-    "750 enclave enclave /var/spool/enclave-audit" "750 root adm /var/log/enclave-audit/eu-central-1"
+    "750 enclave enclave /var/spool/enclave-audit" "750 root adm /var/log/enclave-audit/eu-central-1" \
+    "750 enclave enclave /var/spool/enclave-audit-scheduler" "640 root enclave /etc/enclave/scheduler-tls/audit-client.key"
   check "no plaintext secret in configs or ACLs" no_plaintext_secrets
   check "redis: persistence and ACLs with BullMQ" redis_e2e
   check "audit receiver: mutual TLS, per-region file" audit_e2e

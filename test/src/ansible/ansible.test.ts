@@ -145,6 +145,7 @@ test("Ansible roles: lint, real apply to a Debian chroot, idempotence, produced 
       "nft -c rejects a broken ruleset",
       "router ruleset loads into a network namespace",
       "the gateway's API keys file parses",
+      "the scheduler's audit ships to the region's sink; its nodes are pinned",
       "rsyslogd -N1 (whole rsyslog config)",
       "file modes of configs, secrets and keys",
       "no plaintext secret in configs or ACLs",
