@@ -1,5 +1,6 @@
 import type { PiiClass } from "@enclave/contracts";
 import { findCards } from "./card.js";
+import { coverCandidates, PRIORITY } from "./cover.js";
 import { findEmails } from "./email.js";
 import { findIbans } from "./iban.js";
 import { findIpv4s, findIpv6s } from "./ip.js";
@@ -30,9 +31,6 @@ export const REPLACEMENT: Record<PiiClass, string> = {
   ipv4: "[REDACTED_IP]",
   ipv6: "[REDACTED_IP]",
 };
-
-/** On overlap the earlier value wins, then the longer; ties follow this order. */
-const PRIORITY: readonly PiiClass[] = ["email", "iban", "card", "us_ssn", "ipv6", "ipv4", "phone"];
 
 export type RedactionCounts = Partial<Record<PiiClass, number>>;
 
@@ -66,21 +64,12 @@ export function findAllCandidates(text: string, classes: readonly PiiClass[]): S
   return all;
 }
 
-/** Every value of the given classes in `text`, non-overlapping, in text order. */
+/**
+ * What to replace in `text` for the given classes: non-overlapping spans in text
+ * order that together cover every candidate value (see coverCandidates).
+ */
 export function findPii(text: string, classes: readonly PiiClass[]): Span[] {
-  if (classes.length === 0 || cannotHoldPii(text)) return [];
-  const all: Span[] = [];
-  for (const cls of classes) for (const s of DETECTORS[cls](text)) all.push(s);
-  if (all.length <= 1) return all;
-  all.sort((a, b) => a.start - b.start || b.end - b.start - (a.end - a.start) || PRIORITY.indexOf(a.cls) - PRIORITY.indexOf(b.cls));
-  const out: Span[] = [];
-  let end = -1;
-  for (const s of all) {
-    if (s.start < end) continue;
-    out.push(s);
-    end = s.end;
-  }
-  return out;
+  return coverCandidates(text, findAllCandidates(text, classes));
 }
 
 export function replaceSpans(text: string, spans: readonly Span[], counts: RedactionCounts): string {
