@@ -80,6 +80,7 @@ export function createUpstreamClient(t: UpstreamTimeouts, opts: { idleMs?: numbe
   const idleMs = opts.idleMs ?? 4000;
   const agentOpts = { keepAlive: true, timeout: idleMs, maxFreeSockets: 1024, scheduling: "lifo" as const };
   const http = new HttpAgent(agentOpts);
+  const ticker = new Ticker(Math.max(1, Math.min(TICK_MS, t.connectMs / 4, t.headersMs / 4, t.bodyMs / 4)));
   const https = new HttpsAgent(agentOpts);
   const request = (call: UpstreamCall, retryStale: boolean): Promise<UpstreamResponse> =>
     new Promise((resolve, reject) => {
@@ -100,33 +101,27 @@ export function createUpstreamClient(t: UpstreamTimeouts, opts: { idleMs?: numbe
       let lastData = since;
       let res: IncomingMessage | null = null;
       let handlers: BodyHandlers | null = null;
-      let timer: NodeJS.Timeout | null = null;
       const fail = (e: Error) => {
         if (res) res.destroy(e);
         else req.destroy(e);
       };
       const onCancel = (reason: string) => fail(new UpstreamError("cancelled", reason));
+      const exchange: Exchange = {
+        check(now) {
+          const limit = phase === 0 ? since + t.connectMs : phase === 1 ? since + t.headersMs : lastData + t.bodyMs;
+          if (now >= call.deadline) fail(new UpstreamError("total_timeout", "total timeout"));
+          else if (now >= limit) {
+            const code = phase === 0 ? "connect_timeout" : phase === 1 ? "headers_timeout" : "body_timeout";
+            fail(new UpstreamError(code, code.replace("_", " ")));
+          }
+        },
+      };
       const finish = () => {
         phase = 3;
-        if (timer) clearTimeout(timer);
-        timer = null;
+        ticker.remove(exchange);
         call.cancel.clear(onCancel);
       };
-      // One lazy timer per exchange: it fires at the earliest deadline and re-arms if activity moved it.
-      const check = () => {
-        timer = null;
-        if (phase === 3) return;
-        const now = performance.now();
-        const limit = phase === 0 ? since + t.connectMs : phase === 1 ? since + t.headersMs : lastData + t.bodyMs;
-        const due = Math.min(limit, call.deadline);
-        if (now >= due) {
-          if (due === call.deadline && now >= call.deadline) return fail(new UpstreamError("total_timeout", "total timeout"));
-          const code = phase === 0 ? "connect_timeout" : phase === 1 ? "headers_timeout" : "body_timeout";
-          return fail(new UpstreamError(code, code.replace("_", " ")));
-        }
-        timer = setTimeout(check, Math.max(1, due - now));
-      };
-      timer = setTimeout(check, Math.max(1, Math.min(t.connectMs, call.deadline - since)));
+      ticker.add(exchange);
       call.cancel.onAbort(onCancel);
       req.once("socket", (s: Socket) => {
         if (!s.connecting) {
@@ -205,8 +200,52 @@ export function createUpstreamClient(t: UpstreamTimeouts, opts: { idleMs?: numbe
   return {
     request: (call) => request(call, true),
     close() {
+      ticker.stop();
       http.destroy();
       https.destroy();
     },
   };
+}
+
+/** How often open exchanges are checked against their timeouts (finer when a timeout is shorter). */
+const TICK_MS = 50;
+
+interface Exchange {
+  /** Fails the exchange if one of its deadlines has passed. */
+  check(now: number): void;
+}
+
+/**
+ * One coarse timer for every open exchange, instead of a timer per request: arming and
+ * clearing a timer per request costs more than the whole timeout check, and timeouts of
+ * seconds need no sub-tick precision. Runs only while exchanges are open.
+ */
+class Ticker {
+  private readonly open = new Set<Exchange>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly everyMs: number) {}
+
+  add(e: Exchange): void {
+    this.open.add(e);
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.tick(), this.everyMs);
+      this.timer.unref();
+    }
+  }
+
+  remove(e: Exchange): void {
+    this.open.delete(e);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private tick(): void {
+    if (this.open.size === 0) return this.stop();
+    const now = performance.now();
+    for (const e of this.open) e.check(now);
+  }
 }
