@@ -6,15 +6,14 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { connect } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayConfig, type RouteEntry, type RouteTable } from "@enclave/contracts";
-import { sha256Hex, waitFor, type Logger } from "@enclave/runtime";
-import { pino } from "pino";
+import { sha256Hex, waitFor } from "@enclave/runtime";
 import { startGateway, type Gateway } from "../gateway.js";
+import { capturingLogger } from "../testing/capture-log.js";
 import { startFakeEngine, type FakeEngine } from "../testing/fake-engine.js";
 import { startFakeScheduler, type FakeScheduler } from "../testing/fake-scheduler.js";
 import { startTrap, type Trap } from "../testing/trap.js";
@@ -35,17 +34,6 @@ interface Setup {
 
 function entry(id: string, model: string, url: string): RouteEntry {
   return { backendId: id, nodeId: `node-${id}`, model, engine: "vllm", region: "eu-central-1", jurisdiction: "EU", url, load: null };
-}
-
-function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split("\n")) if (l.trim() !== "") lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino<never>({ level: "info" }, sink), lines };
 }
 
 async function setup(t: TestContext, egress: boolean | undefined = true): Promise<Setup> {
