@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { PII_CLASSES, type PiiClass } from "@enclave/contracts";
 import { ibanChecksumValid, luhnValid } from "./checksums.js";
 import { findCards } from "./card.js";
-import { createRedactor, findPii, redactText, type RedactionCounts } from "./redact-text.js";
+import { createRedactor, DETECTORS, findAllCandidates, findPii, redactText, type RedactionCounts } from "./redact-text.js";
 
 const ALL = createRedactor(PII_CLASSES);
 const redactAll = (text: string) => {
@@ -188,5 +188,16 @@ test("property: redacted output never contains a valid instance, nor any value t
 test("property: any text at all comes out without a valid instance", () => {
   fc.assert(fc.property(fc.string({ unit: fc.constantFrom(..."0123456789 -.:@()+abcdefABCDEFDEGB"), maxLength: 120 }), (text) => {
     assert.deepEqual(findPii(redactAll(text).text, PII_CLASSES), []);
+  }), { numRuns: 1000 });
+});
+
+test("property: the census prefilter never skips a class that would have matched", () => {
+  const everything = (text: string) => PII_CLASSES.flatMap((cls) => DETECTORS[cls](text)).map((s) => `${s.cls}:${s.start}-${s.end}`).sort();
+  const text = fc.oneof(
+    fc.array(fc.tuple(clean, sep, pii, sep), { minLength: 1, maxLength: 4 }).map((ps) => ps.map(([c, s1, p, s2]) => c + s1 + p + s2).join("")),
+    fc.string({ unit: fc.constantFrom(..."0123456789 -.:@()+abcdefABCDEFDEGB"), maxLength: 80 }),
+  );
+  fc.assert(fc.property(text, (t) => {
+    assert.deepEqual(findAllCandidates(t, PII_CLASSES).map((s) => `${s.cls}:${s.start}-${s.end}`).sort(), everything(t));
   }), { numRuns: 1000 });
 });
