@@ -238,10 +238,10 @@ const MAX_REDACTED_JSON_BYTES = 16 * 1024 * 1024;
  * Passes the engine's answer on (redacted when the tenant asks). The audit record is
  * written after the engine's last byte and before the client's response completes:
  * what would complete it (a JSON body, the last byte of a long one, an SSE stream's
- * `[DONE]`) waits for the record to be durable. If the engine breaks off after bytes
- * reached the client, an SSE stream ends with a terminal error event the client can
- * see; any other body is cut (the connection reset) so a truncated answer never looks
- * complete.
+ * `[DONE]`) waits for the record to be durable. If the engine breaks off mid-answer, a
+ * held JSON answer becomes a 502 (nothing of it was sent), an SSE stream ends with a
+ * terminal error event the client can see, and a long streamed body is cut (the
+ * connection reset), so a truncated answer never looks complete.
  */
 async function streamBack(up: Extract<Connected, { ok: true }>, o: StreamBack): Promise<void> {
   const { entry, response, retries, release } = up;

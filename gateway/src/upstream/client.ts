@@ -72,9 +72,9 @@ export class UpstreamError extends Error {
 /**
  * Keep-alive pools to the engines on node:http (its native parser; the same client the
  * bare-proxy baseline uses). Idle connections are closed after `idleMs`, below the
- * engines' own keep-alive timeouts (uvicorn and Node both use 5 s), and a request that
- * meets a pooled connection the engine had just closed is sent again once on a new one:
- * the engine never saw it.
+ * engines' own keep-alive timeouts (uvicorn and Node both use 5 s), and a request whose
+ * pooled connection turns out to have been closed by the engine (reset before any answer)
+ * is sent once more: the engine never read it.
  */
 export function createUpstreamClient(t: UpstreamTimeouts, opts: { idleMs?: number } = {}): UpstreamClient {
   const idleMs = opts.idleMs ?? 4000;
