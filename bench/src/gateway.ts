@@ -24,6 +24,13 @@ const RPS_SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 4);
 const FIXED_RPS = 500;
 const FIXED_SECONDS = 3;
 const STREAMS = 150;
+/**
+ * The spool's group-commit window for the gateway under test. 0 (what the docs recommend):
+ * a batch is written as soon as the previous one is on disk, so an idle spool adds no wait
+ * and batches form by themselves under load. BENCH_GATEWAY_GROUP_COMMIT_MS=2 measures the
+ * schema default instead.
+ */
+const GROUP_COMMIT_MS = Number(process.env.BENCH_GATEWAY_GROUP_COMMIT_MS ?? 0);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const ROOT = here("../../");
 
@@ -40,10 +47,18 @@ interface Target {
 interface Result {
   target: string;
   rps: number;
+  /** During the max-RPS runs. */
   cpu_us_per_req: number | null;
+  /** During the fixed-rate runs: every target at the same load, so batching differences do not skew it. */
+  cpu_us_per_req_at_fixed_rps: number | null;
   added_p50_ms: number | null;
   added_p99_ms: number | null;
   added_ttfc_ms: number | null;
+  /** Gateway only: how long answers waited for their audit record to be durable (group commit + fsync), at the fixed rate. */
+  audit_wait_mean_ms?: number | null;
+  audit_wait_p50_ms?: number | null;
+  audit_wait_p99_ms?: number | null;
+  group_commit_ms?: number;
 }
 
 export const gatewayBench: BenchPart = {
@@ -74,6 +89,8 @@ export const gatewayBench: BenchPart = {
 
       const rps = new Map<string, number[]>();
       const cpu = new Map<string, number[]>();
+      const cpuFixed = new Map<string, number[]>();
+      const auditWait: Histo[] = [];
       const p50 = new Map<string, number[]>();
       const p99 = new Map<string, number[]>();
       const ttfc = new Map<string, number[]>();
@@ -89,7 +106,11 @@ export const gatewayBench: BenchPart = {
         }
         const lat = new Map<string, { p50: number; p99: number }>();
         for (const t of targets) {
+          const before = t.pid ? cpuMicros(t.pid) : 0;
+          const waitBefore = t === gateway ? await auditWaitHistogram(t.url) : null;
           const l = await fixedRate(t.url, FIXED_RPS, FIXED_SECONDS, auth);
+          if (t.pid) push(cpuFixed, t.name, (cpuMicros(t.pid) - before) / Math.max(1, l.requests));
+          if (waitBefore) auditWait.push(diffHisto(await auditWaitHistogram(t.url), waitBefore));
           if (l.errors > 0) ctx.print(`   ${t.name}: ${l.errors} failed requests at ${FIXED_RPS} RPS`);
           lat.set(t.name, l);
         }
@@ -103,31 +124,44 @@ export const gatewayBench: BenchPart = {
         }
       }
 
+      const wait = auditWait.reduce((a, b) => sumHisto(a, b), { buckets: auditWait[0]?.buckets.map((b) => ({ le: b.le, count: 0 })) ?? [], sum: 0, count: 0 });
       const results: Result[] = targets.map((t) => ({
         target: t.name,
         rps: round(median(rps.get(t.name)!), 0),
         cpu_us_per_req: t.pid ? round(median(cpu.get(t.name)!), 1) : null,
+        cpu_us_per_req_at_fixed_rps: t.pid ? round(median(cpuFixed.get(t.name)!), 1) : null,
         added_p50_ms: t === direct ? null : round(median(p50.get(t.name)!), 3),
         added_p99_ms: t === direct ? null : round(median(p99.get(t.name)!), 3),
         added_ttfc_ms: t === direct ? null : round(median(ttfc.get(t.name)!), 3),
+        ...(t === gateway
+          ? {
+              audit_wait_mean_ms: wait.count > 0 ? round((wait.sum / wait.count) * 1000, 3) : null,
+              audit_wait_p50_ms: quantileMs(wait, 0.5),
+              audit_wait_p99_ms: quantileMs(wait, 0.99),
+              group_commit_ms: GROUP_COMMIT_MS,
+            }
+          : {}),
       }));
       const get = (n: string) => results.find((r) => r.target === n);
       const g = get("gateway")!;
       const n = get("node-proxy")!;
       const x = get("nginx");
-      ctx.print(`   ${"target".padEnd(11)} ${"max RPS".padStart(8)} ${"CPU µs/req".padStart(11)} ${"+p50 ms".padStart(8)} ${"+p99 ms".padStart(8)} ${"+TTFC ms".padStart(9)}`);
+      ctx.print(`   ${"target".padEnd(11)} ${"max RPS".padStart(8)} ${"CPU µs/req".padStart(11)} ${`@${FIXED_RPS} RPS`.padStart(9)} ${"+p50 ms".padStart(8)} ${"+p99 ms".padStart(8)} ${"+TTFC ms".padStart(9)}`);
       for (const r of results) {
-        ctx.print(`   ${r.target.padEnd(11)} ${String(r.rps).padStart(8)} ${fmt(r.cpu_us_per_req, 11)} ${fmt(r.added_p50_ms, 8)} ${fmt(r.added_p99_ms, 8)} ${fmt(r.added_ttfc_ms, 9)}`);
+        ctx.print(`   ${r.target.padEnd(11)} ${String(r.rps).padStart(8)} ${fmt(r.cpu_us_per_req, 11)} ${fmt(r.cpu_us_per_req_at_fixed_rps, 9)} ${fmt(r.added_p50_ms, 8)} ${fmt(r.added_p99_ms, 8)} ${fmt(r.added_ttfc_ms, 9)}`);
         ctx.emit({ ...r });
       }
+      const gw = results.find((r) => r.target === "gateway")!;
+      ctx.print(`   gateway answers waited for their audit record (group commit window ${GROUP_COMMIT_MS} ms + fsync) at ${FIXED_RPS} RPS: mean ${fmt(gw.audit_wait_mean_ms ?? null, 0)} ms, p50 ${fmt(gw.audit_wait_p50_ms ?? null, 0)} ms, p99 ${fmt(gw.audit_wait_p99_ms ?? null, 0)} ms (part of its added latency)`);
       const ratios = {
         target: "ratios",
         gateway_rps_vs_node: round(g.rps / n.rps, 3),
         gateway_rps_vs_nginx: x ? round(g.rps / x.rps, 3) : null,
         gateway_cpu_vs_node: g.cpu_us_per_req && n.cpu_us_per_req ? round(g.cpu_us_per_req / n.cpu_us_per_req, 3) : null,
+        gateway_cpu_at_fixed_rps_vs_node: g.cpu_us_per_req_at_fixed_rps && n.cpu_us_per_req_at_fixed_rps ? round(g.cpu_us_per_req_at_fixed_rps / n.cpu_us_per_req_at_fixed_rps, 3) : null,
         gateway_cpu_vs_nginx: g.cpu_us_per_req && x?.cpu_us_per_req ? round(g.cpu_us_per_req / x.cpu_us_per_req, 3) : null,
       };
-      ctx.print(`   gateway/node RPS ${ratios.gateway_rps_vs_node} (goal >= 0.75)${x ? `, gateway/nginx RPS ${ratios.gateway_rps_vs_nginx}` : ""}; CPU per request ${ratios.gateway_cpu_vs_node}x node`);
+      ctx.print(`   gateway/node RPS ${ratios.gateway_rps_vs_node} (goal >= 0.75)${x ? `, gateway/nginx RPS ${ratios.gateway_rps_vs_nginx}` : ""}; CPU per request ${ratios.gateway_cpu_vs_node}x node (${ratios.gateway_cpu_at_fixed_rps_vs_node}x at ${FIXED_RPS} RPS)`);
       const goals = {
         rps: (ratios.gateway_rps_vs_node ?? 0) >= 0.75,
         p50: (g.added_p50_ms ?? Infinity) <= 0.4,
@@ -215,7 +249,7 @@ async function startGatewayTarget(dir: string, engineUrl: string, key: string, c
       redact: ["email", "phone", "iban", "card", "us_ssn", "ipv4", "ipv6"],
     }],
     // The production audit path: the durable spool with group commit (no sink here: shipping is the audit bench).
-    audit: { spool: { dir: join(dir, "audit") } },
+    audit: { spool: { dir: join(dir, "audit"), groupCommit: { maxDelayMs: GROUP_COMMIT_MS } } },
     limits: { maxConcurrent: 4096, maxQueue: 4096, queueTimeoutMs: 10000 },
   };
   const file = join(dir, "gateway.json");
@@ -310,7 +344,7 @@ function post(url: string, body: string, headers: Record<string, string>, onFirs
 }
 
 /** Open loop at a fixed rate: latency percentiles, ms. */
-async function fixedRate(url: string, rps: number, seconds: number, headers: Record<string, string>): Promise<{ p50: number; p99: number; errors: number }> {
+async function fixedRate(url: string, rps: number, seconds: number, headers: Record<string, string>): Promise<{ p50: number; p99: number; errors: number; requests: number }> {
   const total = rps * seconds;
   const lat: number[] = [];
   let errors = 0;
@@ -327,7 +361,7 @@ async function fixedRate(url: string, rps: number, seconds: number, headers: Rec
   await Promise.all(pending);
   lat.sort((a, b) => a - b);
   if (lat.length === 0) throw new Error(`${url}: every request failed`);
-  return { p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, errors };
+  return { p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, errors, requests: total };
 }
 
 /** Sequential 20-chunk streams: median time until the first body bytes, ms. */
@@ -340,4 +374,51 @@ async function timeToFirstChunk(url: string, n: number, headers: Record<string, 
     if (ok && t1 > 0) xs.push(t1 - t0);
   }
   return median(xs);
+}
+
+/** A Prometheus histogram as scraped: cumulative counts per upper bound (seconds). */
+interface Histo {
+  buckets: { le: number; count: number }[];
+  sum: number;
+  count: number;
+}
+
+/** The gateway's `enclave_gateway_audit_wait_seconds` from its /metrics. */
+async function auditWaitHistogram(url: string): Promise<Histo> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const h: Histo = { buckets: [], sum: 0, count: 0 };
+  for (const line of text.split("\n")) {
+    const b = /^enclave_gateway_audit_wait_seconds_bucket\{le="([^"]+)"[^}]*\} (\S+)/.exec(line);
+    if (b) h.buckets.push({ le: b[1] === "+Inf" ? Infinity : Number(b[1]), count: Number(b[2]) });
+    const s = /^enclave_gateway_audit_wait_seconds_sum(?:\{[^}]*\})? (\S+)/.exec(line);
+    if (s) h.sum = Number(s[1]);
+    const c = /^enclave_gateway_audit_wait_seconds_count(?:\{[^}]*\})? (\S+)/.exec(line);
+    if (c) h.count = Number(c[1]);
+  }
+  return h;
+}
+
+function diffHisto(a: Histo, b: Histo): Histo {
+  return { buckets: a.buckets.map((x, i) => ({ le: x.le, count: x.count - (b.buckets[i]?.count ?? 0) })), sum: a.sum - b.sum, count: a.count - b.count };
+}
+
+function sumHisto(a: Histo, b: Histo): Histo {
+  return { buckets: a.buckets.map((x, i) => ({ le: x.le, count: x.count + (b.buckets[i]?.count ?? 0) })), sum: a.sum + b.sum, count: a.count + b.count };
+}
+
+/** histogram_quantile, as Prometheus computes it (linear within the bucket), in ms. */
+function quantileMs(h: Histo, q: number): number | null {
+  if (h.count <= 0) return null;
+  const rank = q * h.count;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const b of h.buckets) {
+    if (b.count >= rank) {
+      if (b.le === Infinity) return round(prevLe * 1000, 3);
+      return round((prevLe + ((b.le - prevLe) * (rank - prevCount)) / Math.max(1, b.count - prevCount)) * 1000, 3);
+    }
+    prevLe = b.le;
+    prevCount = b.count;
+  }
+  return null;
 }

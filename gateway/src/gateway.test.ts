@@ -376,6 +376,18 @@ test("a stream that breaks after bytes were sent ends with a terminal error even
   assert.equal(h.engines.get("breaks")!.requests.length, 1);
 });
 
+test("a JSON answer that breaks off mid-body is a 502, none of it is sent, and it is audited as failed", async (t) => {
+  const h = await startHarness(t, [{ name: "eu1", region: "eu-central-1", mode: "breakJson" }]);
+  const res = await h.chat(chatBody());
+  assert.equal(res.status, 502);
+  const body = await res.json() as { error: { code: string } };
+  assert.equal(body.error.code, "upstream_error");
+  const [r] = await assertAudit(h, 1);
+  assert.equal(r!.decision, "failed");
+  assert.equal(r!.status, 502);
+  assert.match(r!.reason, /^upstream_broken: /);
+});
+
 test("GET /v1/models lists what the caller may use where it may run", async (t) => {
   const h = await startHarness(t, [
     { name: "eu1", region: "eu-central-1" },

@@ -15,7 +15,12 @@ export interface GatewayMetrics {
   queued: Gauge;
   tableVersion: Gauge;
   tableAge: Gauge;
+  egressRefused: Counter<"reason">;
+  auditWait: Histogram;
 }
+
+/** The completion hold's wait for a record to be durable: group commit plus fsync, sub-millisecond on a good disk. */
+const AUDIT_WAIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -113,6 +118,18 @@ export function createGatewayMetrics(registry: Registry, tableAgeSeconds: () => 
       collect() {
         this.set(tableAgeSeconds());
       },
+    }),
+    egressRefused: new Counter({
+      name: "enclave_gateway_egress_refused_total",
+      help: "Backends in a route table the gateway refused to dial, counted once when each appears: host_name (not a literal IP), outside_cidrs, port_not_allowed, bad_url",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    auditWait: new Histogram({
+      name: "enclave_gateway_audit_wait_seconds",
+      help: "Time from handing a request's audit record to the spool until it is durable (group commit and fsync): what the end of each answer waits for",
+      buckets: AUDIT_WAIT_BUCKETS,
+      registers,
     }),
   };
 }

@@ -1,7 +1,8 @@
+import type { ServerResponse } from "node:http";
 import type { Logger } from "@enclave/runtime";
-import type { FastifyReply } from "fastify";
-import { auditReason, internalError, openAiErrorBody, type GatewayError } from "./errors.js";
+import { auditReason, internalError, type GatewayError } from "./errors.js";
 import type { GatewayAudit } from "./gateway-audit.js";
+import { sendError } from "./http/reply.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RequestContext } from "./request-context.js";
 import { auditEventFor, type Outcome } from "./steps/audit.js";
@@ -13,6 +14,17 @@ export interface OutcomeRecorder {
 }
 
 export function createOutcomeRecorder(audit: Pick<GatewayAudit, "append">, metrics: GatewayMetrics, log: Logger): OutcomeRecorder {
+  // Label sets are bounded (models the table knows, regions, statuses): resolve each once.
+  const counters = new Map<string, { inc(): void }>();
+  const countRequest = (model: string, region: string, status: string) => {
+    const key = `${model}\u0000${region}\u0000${status}`;
+    let c = counters.get(key);
+    if (c === undefined) {
+      c = metrics.requests.labels({ model, region, status });
+      counters.set(key, c);
+    }
+    c.inc();
+  };
   return {
     async record(ctx, outcome, denialCode) {
       if (ctx.audited) {
@@ -22,12 +34,14 @@ export function createOutcomeRecorder(audit: Pick<GatewayAudit, "append">, metri
       ctx.audited = true;
       const now = performance.now();
       if (ctx.action !== "models.list") {
-        metrics.requests.inc({ model: ctx.modelLabel, region: outcome.entry?.region ?? "", status: String(outcome.status) });
+        countRequest(ctx.modelLabel, outcome.entry?.region ?? "", String(outcome.status));
         metrics.duration.observe((now - ctx.startedAt) / 1000);
       }
       if (denialCode !== undefined) metrics.denials.inc({ reason: denialCode });
       try {
+        const appended = performance.now();
         await audit.append(auditEventFor(ctx, outcome, now, ctx.capture?.finish()), ctx.admission);
+        metrics.auditWait.observe((performance.now() - appended) / 1000);
         return true;
       } catch (e) {
         log.error({ err: (e as Error).message, action: ctx.action }, "audit append failed");
@@ -43,12 +57,12 @@ export function createOutcomeRecorder(audit: Pick<GatewayAudit, "append">, metri
  * client gets a 500 instead: no answer leaves unaudited.
  */
 export async function replyWithError(
-  reply: FastifyReply,
+  res: ServerResponse,
   ctx: RequestContext,
   recorder: OutcomeRecorder,
   error: GatewayError,
-  opts: { decision?: "denied" | "failed"; retries?: number } = {},
-): Promise<FastifyReply> {
+  opts: { decision?: "denied" | "failed"; retries?: number; headers?: Record<string, string> } = {},
+): Promise<void> {
   const audited = await recorder.record(
     ctx,
     {
@@ -62,6 +76,5 @@ export async function replyWithError(
     },
     opts.decision === "failed" ? undefined : error.code,
   );
-  const sent = audited ? error : internalError();
-  return reply.code(sent.status).type("application/json; charset=utf-8").send(openAiErrorBody(sent));
+  sendError(res, audited ? error : internalError(), audited ? opts.headers : undefined);
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuditRecord, GatewayConfig } from "@enclave/contracts";
-import { createLogger, sha256Hex } from "@enclave/runtime";
+import { createLogger, sha256Hex, waitFor } from "@enclave/runtime";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startGateway } from "./gateway.js";
 import { startFakeEngine } from "./testing/fake-engine.js";
@@ -93,16 +93,24 @@ test("jurisdictions narrow the allowed set like regions do", async (t) => {
 });
 
 test("a backend that keeps failing is taken out by its breaker, and comes back after a probe", async (t) => {
+  const openMs = 2000;
   const h = await startHarness(t, [{ name: "bad", region: "eu-central-1", mode: "status500" }, { name: "good", region: "eu-central-1" }], {
-    config: { breaker: { failureThreshold: 2, openMs: 300 } },
+    config: { breaker: { failureThreshold: 2, openMs } },
   });
-  for (let i = 0; i < 20; i++) await (await h.chat({ model: MODEL, messages: [{ role: "user", content: `b${i}` }] })).arrayBuffer();
-  assert.equal(h.engines.get("bad")!.requests.length, 2, "two faults open the circuit; then it gets nothing");
+  const bad = h.engines.get("bad")!;
+  const ask = async (tag: string) => (await h.chat({ model: MODEL, messages: [{ role: "user", content: tag }] })).arrayBuffer();
+  for (let i = 0; i < 60 && bad.requests.length < 2; i++) await ask(`a${i}`);
+  const openedAt = Date.now();
+  assert.equal(bad.requests.length, 2);
   assert.match(await metrics(h.gateway.url), /enclave_gateway_breaker_state\{backend="node-bad[^"]*"[^}]*\} 1/);
-  h.engines.get("bad")!.mode = "json";
-  await new Promise((r) => setTimeout(r, 350)); // the breaker's own clock: openMs must pass
-  for (let i = 0; i < 20; i++) await (await h.chat({ model: MODEL, messages: [{ role: "user", content: `c${i}` }] })).arrayBuffer();
-  assert.ok(h.engines.get("bad")!.requests.length > 3, "closed again after a good probe");
+  for (let i = 0; i < 10; i++) await ask(`b${i}`);
+  // Only meaningful while the circuit is surely still open (a loaded machine may be slow).
+  if (Date.now() - openedAt < openMs) assert.equal(bad.requests.length, 2, "two faults open the circuit; then it gets nothing");
+  bad.mode = "json";
+  // The breaker's own clock: openMs must pass before it lets a probe through.
+  await waitFor(() => Date.now() - openedAt > openMs, { timeoutMs: openMs + 1000, intervalMs: 50, what: "the open period to pass" });
+  for (let i = 0; i < 60 && bad.requests.length <= 3; i++) await ask(`c${i}`);
+  assert.ok(bad.requests.length > 3, "closed again after a good probe");
 });
 
 test("completions and embeddings are routed with the same policy path", async (t) => {

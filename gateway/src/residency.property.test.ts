@@ -2,13 +2,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { RouteEntry, RouteTable, Tenant } from "@enclave/contracts";
-import type { Dispatcher } from "undici";
 import { InFlight } from "./inflight.js";
+import { compileRoutes, compliantCandidates } from "./routing/backends.js";
 import { Breakers } from "./routing/breaker.js";
 import { compliantBackends } from "./routing/filter.js";
 import { checkModel } from "./steps/model.js";
 import { connectUpstream } from "./steps/proxy.js";
 import { decideResidency } from "./steps/residency.js";
+import { Cancel } from "./upstream/cancel.js";
+import type { UpstreamClient, UpstreamResponse } from "./upstream/client.js";
 
 const REGIONS = ["eu-central-1", "eu-west-1", "us-east-1", "ap-south-1"];
 const JURISDICTIONS = ["EU", "US", "IN"];
@@ -45,16 +47,17 @@ test("property: no request ever reaches a backend outside its allowed set; every
     fc.asyncProperty(tableArb, tenantArb, headerArb, fc.constantFrom(...MODELS), faultArb, fc.nat({ max: 4 }), async (table, tenant, header, model, faults, maxRetries) => {
       const sent: string[] = [];
       let n = 0;
-      const dispatcher = {
-        request: async (opts: { origin: string }) => {
-          sent.push(String(opts.origin));
+      const client: UpstreamClient = {
+        request: async (call) => {
+          sent.push(call.target.origin);
           const f = faults[n++ % faults.length];
           if (f === "refused") throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
-          if (f === "timeout") throw Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" });
+          if (f === "timeout") throw Object.assign(new Error("headers timeout"), { code: "headers_timeout" });
           const status = f === "ok" ? 200 : Number(f);
-          return { statusCode: status, headers: {}, body: { dump: async () => undefined } };
+          return { statusCode: status, headers: {}, read: () => undefined, pause: () => undefined, resume: () => undefined, discard: () => undefined, destroy: () => undefined } satisfies UpstreamResponse;
         },
-      } as unknown as Dispatcher;
+        close: () => undefined,
+      };
 
       const known = checkModel(model, tenant, table);
       if (!known.ok) return assert.equal(known.error.code, "model_not_found");
@@ -63,7 +66,8 @@ test("property: no request ever reaches a backend outside its allowed set; every
       const allowedRegions = residency.value;
       for (const r of allowedRegions) assert.ok(tenant.regions.includes(r), "the header never widens");
       const allowed = { model, regions: allowedRegions, jurisdictions: tenant.jurisdictions };
-      const candidates = compliantBackends(table, allowed);
+      const candidates = compliantCandidates(compileRoutes(table, null), allowed);
+      assert.deepEqual(candidates.map((c) => c.backendId), compliantBackends(table, allowed).map((c) => c.backendId));
       const allowedOrigins = new Set(
         table.entries
           .filter((e) => e.model === model && allowedRegions.includes(e.region) && (tenant.jurisdictions?.includes(e.jurisdiction) ?? true))
@@ -71,10 +75,10 @@ test("property: no request ever reaches a backend outside its allowed set; every
       );
       if (candidates.length === 0) return; // answered no_compliant_backend without any attempt
       const up = await connectUpstream({
-        dispatcher, candidates, allowed, maxRetries, inflight: new InFlight(),
+        client, candidates, allowed, maxRetries, inflight: new InFlight(),
         breakers: new Breakers({ failureThreshold: 2, openMs: 60000 }),
         affinityKey: "k", routing: { weights: { inflight: 1, queue: 1, kvCache: 1, affinity: 0.3 }, maxImbalance: 4 },
-        path: "/v1/chat/completions", headers: {}, body: "{}", signal: new AbortController().signal, onRetry: () => undefined,
+        path: "/v1/chat/completions", headers: {}, body: "{}", deadline: Infinity, cancel: new Cancel(), onRetry: () => undefined,
       });
       for (const origin of sent) assert.ok(allowedOrigins.has(origin), `sent to ${origin}, outside the allowed set`);
       assert.ok(sent.length <= maxRetries + 1, "retries are bounded");

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createUsageScanner, MAX_SCANNED_BYTES } from "./usage-scan.js";
+import { createUsageScanner, MAX_SCANNED_BYTES, topLevelUsage } from "./usage-scan.js";
 
 test("SSE: the final usage chunk is found even when split across chunks and characters", () => {
   const s = createUsageScanner("text/event-stream; charset=utf-8");
@@ -55,4 +55,17 @@ test("JSON: unparsable or oversized bodies and other types report nulls", () => 
   other.push(Buffer.from('{"usage":{"prompt_tokens":1,"completion_tokens":1}}'));
   assert.deepEqual(other.result(), { promptTokens: null, completionTokens: null });
   assert.deepEqual(createUsageScanner(undefined).result(), { promptTokens: null, completionTokens: null });
+});
+
+test("JSON: the top-level usage is read without parsing the answer, and a nested one is never taken for it", () => {
+  const top = Buffer.from('{"id":"x","choices":[{"message":{"content":"a \\"usage\\": {\\"prompt_tokens\\": 99} }"}}],"usage":{"prompt_tokens":8,"completion_tokens":2,"details":{"cached":1}},"kv":{"a":[1]}}\n');
+  assert.deepEqual(topLevelUsage(top), { promptTokens: 8, completionTokens: 2 });
+  // Nested usage keys: not sure, so undefined (the caller parses the whole body).
+  assert.equal(topLevelUsage(Buffer.from('{"x":{"usage":{"prompt_tokens":1,"completion_tokens":1}}}')), undefined);
+  assert.equal(topLevelUsage(Buffer.from('{"x":[{"usage":{"prompt_tokens":1,"completion_tokens":1}}, 2]}')), undefined);
+  assert.equal(topLevelUsage(Buffer.from('{"usage":{"prompt_tokens":1')), undefined);
+  // The scanner still gets a nested-only body right by parsing it whole.
+  const s = createUsageScanner("application/json");
+  s.push(Buffer.from('{"usage":{"prompt_tokens":3,"completion_tokens":4},"x":{"usage":{"prompt_tokens":1,"completion_tokens":1}}}'));
+  assert.deepEqual(s.result(), { promptTokens: 3, completionTokens: 4 });
 });

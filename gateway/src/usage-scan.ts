@@ -90,15 +90,84 @@ function jsonScanner(): UsageScanner {
         chunks.length = 0;
         return;
       }
-      chunks.push(Buffer.from(chunk));
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
     },
     result() {
       if (overflow || size === 0) return NONE;
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      const fast = topLevelUsage(body);
+      if (fast !== undefined) return fast;
       try {
-        return usageOf(JSON.parse(Buffer.concat(chunks).toString("utf8"))) ?? NONE;
+        return usageOf(JSON.parse(body.toString("utf8"))) ?? NONE;
       } catch {
         return NONE;
       }
     },
   };
+}
+
+const USAGE_KEY = Buffer.from('"usage"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+
+/**
+ * The body's top-level `usage` without parsing the whole answer: engines write it last,
+ * and in valid JSON `"usage"` can only be a key (a quote inside a string is escaped). The
+ * object after the last such key is parsed alone, and only if the rest of the body then
+ * closes the root object, so a nested `usage` is never taken for it. Undefined: not
+ * sure, parse the whole body instead.
+ */
+export function topLevelUsage(body: Buffer): Usage | undefined {
+  const at = body.lastIndexOf(USAGE_KEY);
+  if (at < 0) return undefined;
+  let i = at + USAGE_KEY.length;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (body[i] !== 0x3a) return undefined;
+  i++;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  if (body[i] !== OPEN) return undefined;
+  const start = i;
+  const end = objectEnd(body, start);
+  if (end < 0) return undefined;
+  const rootEnd = firstUnmatchedClose(body, end + 1);
+  if (rootEnd < 0) return undefined;
+  for (let k = rootEnd + 1; k < body.length; k++) if (body[k] !== 0x20 && body[k] !== 0x0a && body[k] !== 0x0d && body[k] !== 0x09) return undefined;
+  try {
+    return usageOf({ usage: JSON.parse(body.subarray(start, end + 1).toString("utf8")) });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Index of the `}` closing the object whose `{` is at `open`, strings skipped; -1 if none. */
+function objectEnd(b: Buffer, open: number): number {
+  let depth = 0;
+  for (let i = open; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) i = stringEnd(b, i);
+    else if (c === OPEN) depth++;
+    else if (c === CLOSE && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** Index of the first `}` after `from` that closes an object opened before it (the root's, for a top-level key), strings skipped; -1 if none. */
+function firstUnmatchedClose(b: Buffer, from: number): number {
+  let depth = 0;
+  for (let i = from; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) i = stringEnd(b, i);
+    else if (c === OPEN) depth++;
+    else if (c === CLOSE && --depth < 0) return i;
+  }
+  return -1;
+}
+
+/** Index of the quote ending the string whose opening quote is at `open` (or the end of the buffer). */
+function stringEnd(b: Buffer, open: number): number {
+  let i = open + 1;
+  while (i < b.length && b[i] !== QUOTE) i += b[i] === BACKSLASH ? 2 : 1;
+  return i;
 }

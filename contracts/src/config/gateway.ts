@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { HttpUrl, Id, Jurisdiction, ModelName, Region } from "../common.js";
 import { LogLevel, SecretRef, Sha256Hex } from "./shared.js";
@@ -89,6 +90,34 @@ export const StaticRoute = z.strictObject({
 });
 export type StaticRoute = z.infer<typeof StaticRoute>;
 
+/** "20000" or "20000-20999" (inclusive): the ports one egress rule allows. */
+export const PortRange = z
+  .string()
+  .regex(/^\d{1,5}(?:-\d{1,5})?$/, "a port (\"8000\") or an inclusive range (\"20000-20999\")")
+  .refine((s) => {
+    const [a, b = a] = s.split("-").map(Number) as [number, number?];
+    return a >= 1 && b! <= 65535 && a <= b!;
+  }, "ports must be 1–65535, the range's start not above its end");
+
+/** An IPv4 or IPv6 network in CIDR notation: "10.42.0.0/16", "fd00:42::/32". */
+export const Cidr = z.string().refine((s) => {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  if (!m) return false;
+  const family = isIP(m[1]!);
+  const bits = Number(m[2]);
+  return family !== 0 && bits <= (family === 4 ? 32 : 128);
+}, "a network in CIDR notation, e.g. 10.42.0.0/16 or fd00:42::/32");
+
+/**
+ * Where the gateway may connect to engines, whatever a route table says (defence in
+ * depth against a compromised or misconfigured control plane). With it, backend URLs
+ * must name literal IP addresses.
+ */
+export const GatewayEgress = z.strictObject({
+  backends: z.array(z.strictObject({ cidr: Cidr, ports: PortRange })).min(1),
+});
+export type GatewayEgress = z.infer<typeof GatewayEgress>;
+
 export const JwtAuth = z.strictObject({
   /** A local JWKS file ({"keys": [...]}), re-read when it changes. */
   jwksFile: z.string().min(1),
@@ -135,6 +164,8 @@ export const GatewayConfig = z
         ca: z.string().min(1).optional(),
       })
       .optional(),
+    /** Backend addresses and ports the gateway may connect to; absent: unrestricted (logged at start). */
+    egress: GatewayEgress.optional(),
     /** Route without a scheduler: these backends are the whole table. */
     staticRoutes: z.array(StaticRoute).min(1).optional(),
     tenants: z.array(Tenant).min(1),
@@ -196,5 +227,12 @@ export const GatewayConfig = z
     const ids = new Set(c.tenants.map((t) => t.id));
     if (ids.size !== c.tenants.length) ctx.addIssue({ code: "custom", path: ["tenants"], message: "tenant ids must be unique" });
     checkGatewayAudit(c, ctx);
+    // With an egress policy a host name could resolve anywhere: static backends must be literal addresses.
+    if (c.egress) {
+      (c.staticRoutes ?? []).forEach((r, i) => {
+        const host = new URL(r.url).hostname.replace(/^\[|\]$/g, "");
+        if (isIP(host) === 0) ctx.addIssue({ code: "custom", path: ["staticRoutes", i, "url"], message: "with egress set, a backend URL must name a literal IP address, not a host name" });
+      });
+    }
   });
 export type GatewayConfig = z.infer<typeof GatewayConfig>;

@@ -27,12 +27,9 @@ export function findIbans(text: string): Span[] {
     const m = CANDIDATE.exec(text);
     if (m === null) break;
     const span = bestIban(text, m.index, m.index + m[0].length);
-    if (span) {
-      spans.push(span);
-      from = span.end;
-    } else {
-      from = m.index + 1;
-    }
+    if (span) spans.push(span);
+    // An IBAN may start inside a candidate found before: resume at the next character, not after it.
+    from = m.index + 1;
   }
   return spans;
 }

@@ -1,5 +1,5 @@
 import { isIPv6 } from "node:net";
-import { wordBoundaryAt, type Span } from "./span.js";
+import { everyMatch, wordBoundaryAt, type Span } from "./span.js";
 
 const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4 = new RegExp(`(?<![\\d.])${OCTET}(?:\\.${OCTET}){3}(?![\\d])(?!\\.\\d)`, "g");
@@ -7,7 +7,7 @@ const IPV4 = new RegExp(`(?<![\\d.])${OCTET}(?:\\.${OCTET}){3}(?![\\d])(?!\\.\\d
 /** Dotted-quad IPv4 addresses. */
 export function findIpv4s(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(IPV4)) spans.push({ cls: "ipv4", start: m.index, end: m.index + m[0].length });
+  for (const m of everyMatch(IPV4, text)) spans.push({ cls: "ipv4", start: m.index, end: m.index + m[0].length });
   return spans;
 }
 

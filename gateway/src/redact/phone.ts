@@ -1,4 +1,4 @@
-import type { Span } from "./span.js";
+import { everyMatch, type Span } from "./span.js";
 
 /**
  * Phone numbers:
@@ -7,7 +7,8 @@ import type { Span } from "./span.js";
  * - North American: (555) 123-4567, 555-123-4567, 555.123.4567;
  * - national with a trunk 0: 030 1234567, 020 7946 0958, 0151-23456789, 01 23 45 67 89,
  *   or 10–11 digits starting with 0 written together.
- * A match never touches another digit.
+ * A match never touches another digit. Matches may overlap (a number running into
+ * another is tried from each start); the caller redacts their union.
  */
 const PATTERNS: RegExp[] = [
   /(?<![\d])\+\d(?:[ .-]?\(?\d\)?){7,14}(?![\d])/g,
@@ -19,7 +20,7 @@ const PATTERNS: RegExp[] = [
 export function findPhones(text: string): Span[] {
   const spans: Span[] = [];
   for (const re of PATTERNS) {
-    for (const m of text.matchAll(re)) {
+    for (const m of everyMatch(re, text)) {
       const international = m[0].startsWith("+");
       const [min, max] = international ? [8, 15] : [9, 12];
       let value = m[0];

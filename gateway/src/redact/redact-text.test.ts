@@ -3,17 +3,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { PII_CLASSES, type PiiClass } from "@enclave/contracts";
 import { ibanChecksumValid, luhnValid } from "./checksums.js";
-import { createRedactor, findPii, redactText, type RedactionCounts } from "./redact-text.js";
-
-/**
- * Pinned while a known leak is open: when a card number runs straight into neighbouring
- * digit groups (an SSN before and after, "123-45-6789 4111 1111 1111 1111 123-45-6789 …"),
- * the card detector can pick a Luhn-valid window that straddles the card and leave up to
- * 12 of its digits in clear. Random seeds find it in about 1 run in 10. Unpin (drop the
- * seed) once the detector redacts every Luhn-valid window of a run.
- */
-const KNOWN_LEAK_SEED = 20261122;
-test.todo("a card between SSN-shaped digit groups is redacted whole (known leak, see KNOWN_LEAK_SEED)");
+import { findCards } from "./card.js";
+import { createRedactor, DETECTORS, findAllCandidates, findPii, redactText, type RedactionCounts } from "./redact-text.js";
 
 const ALL = createRedactor(PII_CLASSES);
 const redactAll = (text: string) => {
@@ -68,6 +59,48 @@ test("checksums: a card failing Luhn and an IBAN failing mod-97 are left alone",
 test("a card followed by more numbers, and an IBAN followed by words, are still found", () => {
   assert.equal(redactAll("card 4111 1111 1111 1111 22 x").text, "card [REDACTED_CARD] 22 x");
   assert.equal(redactAll("to DE89 3704 0044 0532 0130 00 BY friday").text, "to [REDACTED_IBAN] BY friday");
+});
+
+test("a card running straight into neighbouring digit groups is redacted whole, whichever window passes Luhn", () => {
+  const countDigits = (s: string) => s.replace(/\D/g, "").length;
+  const cases: [string, string, RedactionCounts][] = [
+    // Luhn-valid windows straddle the card on both sides ("1234567894111 1111", "1111 1111 123456789").
+    ["123-45-6789 4111 1111 1111 1111 123-45-6789", "[REDACTED_SSN] [REDACTED_CARD] [REDACTED_SSN]", { us_ssn: 2, card: 1 }],
+    ["123-45-6789 4111 1111 1111 1111 4111 1111 1111 1111 10.20.30.40", "[REDACTED_SSN] [REDACTED_CARD] [REDACTED_CARD] [REDACTED_IP]", { us_ssn: 1, card: 2, ipv4: 1 }],
+    ["123-45-6789 4111 1111 1111 1111 4111 1111 1111 1111 4111 1111 1111 1111", "[REDACTED_SSN] [REDACTED_CARD] [REDACTED_CARD] [REDACTED_CARD]", { us_ssn: 1, card: 3 }],
+  ];
+  for (const [text, expected, counts] of cases) {
+    const r = redactAll(text);
+    assert.equal(r.text, expected, text);
+    assert.deepEqual(r.counts, counts, text);
+  }
+  // Any neighbours, any grouping: not one of the card's digits survives.
+  const cards = ["4111111111111111", "4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "6011 0009 9013 9424"];
+  const neighbours = ["1", "12", "123", "1234", "98765", "123-45-6789", "7 7", "2 34 567", "4111 1111", "0000"];
+  for (const c of cards) {
+    for (const before of ["", ...neighbours]) {
+      for (const after of ["", ...neighbours]) {
+        const text = `x ${before}${before ? " " : ""}${c}${after ? " " : ""}${after} y`;
+        const out = redactAll(text).text;
+        assert.ok(countDigits(out) <= countDigits(before) + countDigits(after), `card digits survived in ${JSON.stringify(out)} from ${JSON.stringify(text)}`);
+        assert.deepEqual(findPii(out, PII_CLASSES), [], out);
+      }
+    }
+  }
+});
+
+test("the straddling windows are real: one starts inside the SSN before the card", () => {
+  // Guards the test above: a detector keeping only one window per start could pick this one and leave "1111" in clear.
+  const text = "123-45-6789 4111 1111 1111 1111 123-45-6789";
+  const windows = findCards(text).map((s) => text.slice(s.start, s.end));
+  assert.deepEqual(windows.sort(), ["4111 1111 1111 1111", "6789 4111 1111 1111"]);
+});
+
+test("values hidden inside an earlier match are still found: phones and IBANs from each start", () => {
+  // A national number whose run of groups is longer than a phone number: each start is tried.
+  assert.equal(redactAll("call 030 1234567 0151-23456789 now").text, "call [REDACTED_PHONE] [REDACTED_PHONE] now");
+  // "XA77 DE89 3704 0044" passes mod-97 too (an unknown country, any length): the real IBAN starting inside it is still found.
+  assert.equal(redactText("XA77 DE89 3704 0044 0532 0130 00 end", createRedactor(["iban"]), {}), "[REDACTED_IBAN] end");
 });
 
 test("only the tenant's classes are redacted", () => {
@@ -138,7 +171,7 @@ const clean = fc.array(word, { maxLength: 30 }).chain((ws) => fc.array(sep, { mi
 test("property: text without PII passes byte-identical", () => {
   fc.assert(fc.property(clean, (text) => {
     assert.equal(redactAll(text).text, text);
-  }), { numRuns: 500, seed: KNOWN_LEAK_SEED });
+  }), { numRuns: 500 });
 });
 
 test("property: redacted output never contains a valid instance, nor any value that was there", () => {
@@ -149,11 +182,22 @@ test("property: redacted output never contains a valid instance, nor any value t
     for (const [, , p] of parts) assert.ok(!out.includes(p), `${JSON.stringify(p)} survived in ${JSON.stringify(out)}`);
     const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
     assert.ok(total >= parts.length, `${total} counted for ${parts.length} values`);
-  }), { numRuns: 500, seed: KNOWN_LEAK_SEED });
+  }), { numRuns: 500 });
 });
 
 test("property: any text at all comes out without a valid instance", () => {
   fc.assert(fc.property(fc.string({ unit: fc.constantFrom(..."0123456789 -.:@()+abcdefABCDEFDEGB"), maxLength: 120 }), (text) => {
     assert.deepEqual(findPii(redactAll(text).text, PII_CLASSES), []);
-  }), { numRuns: 1000, seed: KNOWN_LEAK_SEED });
+  }), { numRuns: 1000 });
+});
+
+test("property: the census prefilter never skips a class that would have matched", () => {
+  const everything = (text: string) => PII_CLASSES.flatMap((cls) => DETECTORS[cls](text)).map((s) => `${s.cls}:${s.start}-${s.end}`).sort();
+  const text = fc.oneof(
+    fc.array(fc.tuple(clean, sep, pii, sep), { minLength: 1, maxLength: 4 }).map((ps) => ps.map(([c, s1, p, s2]) => c + s1 + p + s2).join("")),
+    fc.string({ unit: fc.constantFrom(..."0123456789 -.:@()+abcdefABCDEFDEGB"), maxLength: 80 }),
+  );
+  fc.assert(fc.property(text, (t) => {
+    assert.deepEqual(findAllCandidates(t, PII_CLASSES).map((s) => `${s.cls}:${s.start}-${s.end}`).sort(), everything(t));
+  }), { numRuns: 1000 });
 });

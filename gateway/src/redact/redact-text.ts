@@ -1,5 +1,6 @@
 import type { PiiClass } from "@enclave/contracts";
 import { findCards } from "./card.js";
+import { coverCandidates, PRIORITY } from "./cover.js";
 import { findEmails } from "./email.js";
 import { findIbans } from "./iban.js";
 import { findIpv4s, findIpv6s } from "./ip.js";
@@ -31,9 +32,6 @@ export const REPLACEMENT: Record<PiiClass, string> = {
   ipv6: "[REDACTED_IP]",
 };
 
-/** On overlap the earlier value wins, then the longer; ties follow this order. */
-const PRIORITY: readonly PiiClass[] = ["email", "iban", "card", "us_ssn", "ipv6", "ipv4", "phone"];
-
 export type RedactionCounts = Partial<Record<PiiClass, number>>;
 
 /** The classes a tenant asked for, in priority order, ready to run. */
@@ -58,29 +56,76 @@ export function cannotHoldPii(text: string): boolean {
   return true;
 }
 
+/** What a text is made of, counted in one pass: enough to rule classes out before any regex runs. */
+interface Census {
+  digits: number;
+  /**
+   * The most digits in one stretch of digits and number punctuation (space . ( ) / + -):
+   * every card, SSN and phone number lies inside one such stretch.
+   */
+  runDigits: number;
+  at: number;
+  colons: number;
+  dots: number;
+  uppers: number;
+}
+
+function census(text: string): Census {
+  const c: Census = { digits: 0, runDigits: 0, at: 0, colons: 0, dots: 0, uppers: 0 };
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch >= 48 && ch <= 57) {
+      c.digits++;
+      if (++run > c.runDigits) c.runDigits = run;
+      continue;
+    }
+    if (ch === 46) c.dots++;
+    // space ( ) + - . / keep a stretch going; anything else ends it.
+    if (ch === 32 || ch === 40 || ch === 41 || ch === 43 || ch === 45 || ch === 46 || ch === 47) continue;
+    run = 0;
+    if (ch >= 65 && ch <= 90) c.uppers++;
+    else if (ch === 58) c.colons++;
+    else if (ch === 64) c.at++;
+  }
+  return c;
+}
+
+/**
+ * Necessary conditions per class (each value of the class has at least this much): a
+ * class whose condition fails cannot match anywhere in the text, so its detector is not
+ * run. Ordinary prose with a date or a price in it skips most regexes this way.
+ */
+const POSSIBLE: Record<PiiClass, (c: Census) => boolean> = {
+  email: (c) => c.at > 0,
+  // International numbers have 8+ digits, national ones 9+, North American 10.
+  phone: (c) => c.runDigits >= 8,
+  // Country code (two capitals) and two check digits at least.
+  iban: (c) => c.uppers >= 2 && c.digits >= 2,
+  card: (c) => c.runDigits >= 13,
+  us_ssn: (c) => c.runDigits >= 9,
+  ipv4: (c) => c.digits >= 4 && c.dots >= 3,
+  ipv6: (c) => c.colons >= 2,
+};
+
 /** Every candidate value of the given classes, overlapping ones included. */
 export function findAllCandidates(text: string, classes: readonly PiiClass[]): Span[] {
   if (classes.length === 0 || cannotHoldPii(text)) return [];
+  const c = census(text);
   const all: Span[] = [];
-  for (const cls of classes) for (const s of DETECTORS[cls](text)) all.push(s);
+  for (const cls of classes) {
+    if (!POSSIBLE[cls](c)) continue;
+    for (const s of DETECTORS[cls](text)) all.push(s);
+  }
   return all;
 }
 
-/** Every value of the given classes in `text`, non-overlapping, in text order. */
+/**
+ * What to replace in `text` for the given classes: non-overlapping spans in text
+ * order that together cover every candidate value (see coverCandidates).
+ */
 export function findPii(text: string, classes: readonly PiiClass[]): Span[] {
-  if (classes.length === 0 || cannotHoldPii(text)) return [];
-  const all: Span[] = [];
-  for (const cls of classes) for (const s of DETECTORS[cls](text)) all.push(s);
-  if (all.length <= 1) return all;
-  all.sort((a, b) => a.start - b.start || b.end - b.start - (a.end - a.start) || PRIORITY.indexOf(a.cls) - PRIORITY.indexOf(b.cls));
-  const out: Span[] = [];
-  let end = -1;
-  for (const s of all) {
-    if (s.start < end) continue;
-    out.push(s);
-    end = s.end;
-  }
-  return out;
+  return coverCandidates(text, findAllCandidates(text, classes));
 }
 
 export function replaceSpans(text: string, spans: readonly Span[], counts: RedactionCounts): string {

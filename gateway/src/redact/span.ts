@@ -20,3 +20,16 @@ export function wordBoundaryAt(text: string, i: number): boolean {
 export function isDigitCode(c: number): boolean {
   return c >= 48 && c <= 57;
 }
+
+/**
+ * Every match of the global regex `re` starting at any position, overlapping ones
+ * included (matchAll resumes after a match, so a value starting inside an earlier
+ * match would be hidden from the detector).
+ */
+export function* everyMatch(re: RegExp, text: string): Generator<RegExpExecArray> {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    yield m;
+    re.lastIndex = m.index + 1;
+  }
+}

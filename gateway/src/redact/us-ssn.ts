@@ -1,4 +1,4 @@
-import type { Span } from "./span.js";
+import { everyMatch, type Span } from "./span.js";
 
 /**
  * US social security numbers as written: AAA-GG-SSSS (or with spaces), excluding
@@ -8,6 +8,6 @@ const SSN = /(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?!
 
 export function findUsSsns(text: string): Span[] {
   const spans: Span[] = [];
-  for (const m of text.matchAll(SSN)) spans.push({ cls: "us_ssn", start: m.index, end: m.index + m[0].length });
+  for (const m of everyMatch(SSN, text)) spans.push({ cls: "us_ssn", start: m.index, end: m.index + m[0].length });
   return spans;
 }

@@ -1,8 +1,6 @@
-import { once } from "node:events";
-import type { RouteTable } from "@enclave/contracts";
-import { sha256Hex } from "@enclave/runtime";
-import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Dispatcher } from "undici";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { hash } from "node:crypto";
+import type { Tenant } from "@enclave/contracts";
 import { noCompliantBackend, notReady, rateLimited, type GatewayError } from "../errors.js";
 import type { InFlight } from "../inflight.js";
 import type { AdmissionControl } from "../limits/admission.js";
@@ -14,8 +12,9 @@ import { createRedactor, type RedactionCounts, type Redactor } from "../redact/r
 import { redactResponseJson, SseRedactor } from "../redact/sse-response.js";
 import type { RequestContext } from "../request-context.js";
 import { affinityKey } from "../routing/affinity.js";
+import { compliantCandidates, type Routes } from "../routing/backends.js";
 import type { Breakers } from "../routing/breaker.js";
-import { compliantBackends, type AllowedSet } from "../routing/filter.js";
+import type { AllowedSet } from "../routing/filter.js";
 import type { RoutingWeights } from "../routing/score.js";
 import { checkModel } from "../steps/model.js";
 import { clientHeaders, connectUpstream, describeError, upstreamHeaders, type Connected } from "../steps/proxy.js";
@@ -23,12 +22,14 @@ import { decideResidency } from "../steps/residency.js";
 import { validateGenerationBody } from "../steps/validate.js";
 import { createUsageScanner } from "../usage-scan.js";
 import { createCompletionHold } from "../steps/completion-hold.js";
+import { Cancel } from "../upstream/cancel.js";
+import type { UpstreamClient } from "../upstream/client.js";
 
 export interface GenerationDeps {
   bodyLimitBytes: number;
   maxRetries: number;
   totalTimeoutMs: number;
-  dispatcher: Dispatcher;
+  client: UpstreamClient;
   inflight: InFlight;
   breakers: Breakers;
   admission: AdmissionControl;
@@ -36,8 +37,7 @@ export interface GenerationDeps {
   routing: { weights: RoutingWeights; maxImbalance: number; prefixChars: number };
   metrics: GatewayMetrics;
   recorder: OutcomeRecorder;
-  table: () => RouteTable | null;
-  context: (req: FastifyRequest) => RequestContext;
+  routes: () => Routes | null;
 }
 
 export const UPSTREAM_PATH: Record<GenerationKind, string> = {
@@ -48,18 +48,15 @@ export const UPSTREAM_PATH: Record<GenerationKind, string> = {
 
 /** Status recorded when the client went away before any answer. */
 const CLIENT_CLOSED = 499;
-/** A JSON answer larger than this is not held for redaction: the request fails closed instead. */
-const MAX_REDACTED_JSON_BYTES = 16 * 1024 * 1024;
 
 /**
- * A generation endpoint after authentication (an onRequest hook): admission,
- * rate limit, validate, model, residency, redact, route, proxy, audit, in that
- * order. Every branch ends in exactly one audit record and one answer.
+ * A generation endpoint after authentication and the body: admission, rate limit,
+ * validate, model, residency, redact, route, proxy, audit, in that order. Every
+ * branch ends in exactly one audit record and one answer.
  */
 export function generationHandler(kind: GenerationKind, d: GenerationDeps) {
   const path = UPSTREAM_PATH[kind];
-  return async function generation(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
-    const ctx = d.context(req);
+  return async function generation(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
     const principal = ctx.principal;
     if (principal === null) throw new Error("an unauthenticated request reached a generation handler");
     const tenant = principal.tenant;
@@ -69,7 +66,7 @@ export function generationHandler(kind: GenerationKind, d: GenerationDeps) {
       const waited = await d.admission.admit();
       if (!waited.ok) {
         d.metrics.shed.inc({ reason: waited.reason });
-        return shed(reply, ctx, d.recorder, 1000, "The gateway is at capacity. Retry shortly.");
+        return shed(res, ctx, d.recorder, 1000, "The gateway is at capacity. Retry shortly.");
       }
       release = waited.release;
     }
@@ -77,37 +74,38 @@ export function generationHandler(kind: GenerationKind, d: GenerationDeps) {
       const rate = d.rateLimiter.admit(tenant.id, tenant.rateLimits);
       if (!rate.ok) {
         d.metrics.shed.inc({ reason: `rate_limit_${rate.limit}` });
-        return await shed(reply, ctx, d.recorder, rate.retryAfterMs, `Rate limit reached for ${rate.limit} per minute. Retry later.`);
+        return await shed(res, ctx, d.recorder, rate.retryAfterMs, `Rate limit reached for ${rate.limit} per minute. Retry later.`);
       }
 
-      const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
-      ctx.bodySha256 = raw && raw.length > 0 ? sha256Hex(raw) : null;
-      if (raw) ctx.capture?.request(raw);
+      ctx.bodySha256 = raw.length > 0 ? hash("sha256", raw, "hex") : null;
+      if (raw.length > 0) ctx.capture?.request(raw);
       const valid = validateGenerationBody(kind, raw, d.bodyLimitBytes);
-      if (!valid.ok) return await replyWithError(reply, ctx, d.recorder, valid.error);
+      if (!valid.ok) return await replyWithError(res, ctx, d.recorder, valid.error);
       const { model, stream, body } = valid.value;
       ctx.model = model;
 
-      const table = d.table();
-      if (table === null) return await replyWithError(reply, ctx, d.recorder, notReady());
-      const known = checkModel(model, tenant, table);
-      if (!known.ok) return await replyWithError(reply, ctx, d.recorder, known.error);
+      const routes = d.routes();
+      if (routes === null) return await replyWithError(res, ctx, d.recorder, notReady());
+      const known = checkModel(model, tenant, routes.table);
+      if (!known.ok) return await replyWithError(res, ctx, d.recorder, known.error);
       ctx.modelLabel = model;
 
       const header = req.headers["x-enclave-region"];
       const residency = decideResidency(tenant.regions, Array.isArray(header) ? header.join(",") : header);
-      if (!residency.ok) return await replyWithError(reply, ctx, d.recorder, residency.error);
+      if (!residency.ok) return await replyWithError(res, ctx, d.recorder, residency.error);
       ctx.allowedRegions = residency.value;
       const allowed: AllowedSet = { model, regions: residency.value, jurisdictions: tenant.jurisdictions };
 
-      const candidates = compliantBackends(table, allowed);
+      const candidates = compliantCandidates(routes, allowed);
       if (candidates.length === 0) {
-        d.metrics.noCompliantBackend.inc({ reason: "none_in_allowed_set" });
-        return await replyWithError(reply, ctx, d.recorder, noCompliantBackend(model, "no ready backend in the allowed set"));
+        const refused = routes.refusedByModel.get(model) ?? 0;
+        d.metrics.noCompliantBackend.inc({ reason: refused > 0 ? "egress_refused" : "none_in_allowed_set" });
+        const why = refused > 0 ? `no ready backend in the allowed set (${refused} of the model's backends refused by the egress policy)` : "no ready backend in the allowed set";
+        return await replyWithError(res, ctx, d.recorder, noCompliantBackend(model, why));
       }
 
-      const redactor = createRedactor(tenant.redact);
-      let upstreamBody: Buffer | string = raw as Buffer;
+      const redactor = redactorOf(tenant);
+      let upstreamBody: Buffer | string = raw;
       if (redactor.active) {
         const counts: RedactionCounts = {};
         if (redactRequestBody(kind, body, redactor, counts)) upstreamBody = JSON.stringify(body);
@@ -118,16 +116,14 @@ export function generationHandler(kind: GenerationKind, d: GenerationDeps) {
       const session = typeof sessionHeader === "string" ? sessionHeader.slice(0, 1024) : valid.value.user;
       const key = kind === "embedding" ? undefined : affinityKey(session, leadingText(kind, body, d.routing.prefixChars), d.routing.prefixChars);
 
-      const client = new AbortController();
-      const res = reply.raw;
+      const cancel = new Cancel();
       const onClose = () => {
-        if (!res.writableFinished) client.abort();
+        if (!res.writableFinished) cancel.abort("client_disconnected");
       };
       res.on("close", onClose);
-      const total = setTimeout(() => client.abort(new Error("total timeout")), d.totalTimeoutMs);
       try {
         const up = await connectUpstream({
-          dispatcher: d.dispatcher,
+          client: d.client,
           candidates,
           allowed,
           maxRetries: d.maxRetries,
@@ -138,12 +134,12 @@ export function generationHandler(kind: GenerationKind, d: GenerationDeps) {
           path,
           headers: upstreamHeaders(req.headers),
           body: upstreamBody,
-          signal: client.signal,
+          deadline: ctx.startedAt + d.totalTimeoutMs,
+          cancel,
           onRetry: () => d.metrics.retries.inc(),
         });
         if (!up.ok) {
           if (up.aborted && res.destroyed) {
-            reply.hijack();
             await d.recorder.record(ctx, {
               decision: "failed", reason: "client_disconnected", status: CLIENT_CLOSED, retries: up.retries,
               entry: null, promptTokens: null, completionTokens: null,
@@ -153,18 +149,15 @@ export function generationHandler(kind: GenerationKind, d: GenerationDeps) {
           }
           d.metrics.noCompliantBackend.inc({ reason: up.why });
           const why = up.aborted ? "total timeout" : up.failures.length > 0 ? up.failures.join("; ") : "no untried backend left";
-          return await replyWithError(reply, ctx, d.recorder, noCompliantBackend(model, why), { retries: up.retries });
+          return await replyWithError(res, ctx, d.recorder, noCompliantBackend(model, why), { retries: up.retries });
         }
         if (up.retries > 0) d.metrics.failovers.inc();
-        reply.hijack();
         await streamBack(up, {
-          kind, ctx, recorder: d.recorder, metrics: d.metrics, res, clientGone: client.signal,
+          kind, ctx, recorder: d.recorder, metrics: d.metrics, res, cancel,
           redactor: tenant.redactResponses === true ? redactor : null,
           charge: (tokens) => d.rateLimiter.charge(tenant.id, tenant.rateLimits, tokens),
-          stream,
         });
       } finally {
-        clearTimeout(total);
         res.off("close", onClose);
       }
     } finally {
@@ -173,10 +166,20 @@ export function generationHandler(kind: GenerationKind, d: GenerationDeps) {
   };
 }
 
-function shed(reply: FastifyReply, ctx: RequestContext, recorder: OutcomeRecorder, retryAfterMs: number, message: string): Promise<FastifyReply> {
-  reply.header("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+/** One redactor per tenant (config objects live as long as the process). */
+const redactors = new WeakMap<Tenant, Redactor>();
+function redactorOf(tenant: Tenant): Redactor {
+  let r = redactors.get(tenant);
+  if (r === undefined) {
+    r = createRedactor(tenant.redact);
+    redactors.set(tenant, r);
+  }
+  return r;
+}
+
+function shed(res: ServerResponse, ctx: RequestContext, recorder: OutcomeRecorder, retryAfterMs: number, message: string): Promise<void> {
   const error: GatewayError = rateLimited(message);
-  return replyWithError(reply, ctx, recorder, error);
+  return replyWithError(res, ctx, recorder, error, { headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } });
 }
 
 function addCounts(ctx: RequestContext, metrics: GatewayMetrics, counts: RedactionCounts, direction: "request" | "response"): void {
@@ -215,20 +218,30 @@ interface StreamBack {
   ctx: RequestContext;
   recorder: OutcomeRecorder;
   metrics: GatewayMetrics;
-  res: FastifyReply["raw"];
-  clientGone: AbortSignal;
+  res: ServerResponse;
+  cancel: Cancel;
   /** Redact the answer (the tenant asked for it), else null. */
   redactor: Redactor | null;
   charge: (tokens: number) => void;
-  stream: boolean;
 }
 
 /**
- * Passes the engine's answer through as it arrives (redacted when the tenant asks).
- * The audit record is written after the engine's last byte and before the
- * client's response ends. If the engine breaks off after bytes reached the client,
- * an SSE stream ends with a terminal error event the client can see; any other
- * body is cut (the connection reset) so a truncated answer never looks complete.
+ * A JSON answer up to this size is kept whole and sent in one write once its record is
+ * durable: a client cannot use a JSON body before its last byte anyway, so holding it costs
+ * no latency and saves writes. A larger one streams, holding back only its last byte.
+ */
+const MAX_HELD_BYTES = 1024 * 1024;
+/** A JSON answer larger than this is not held for redaction: the request fails closed instead. */
+const MAX_REDACTED_JSON_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Passes the engine's answer on (redacted when the tenant asks). The audit record is
+ * written after the engine's last byte and before the client's response completes:
+ * what would complete it (a JSON body, the last byte of a long one, an SSE stream's
+ * `[DONE]`) waits for the record to be durable. If the engine breaks off mid-answer, a
+ * held JSON answer becomes a 502 (nothing of it was sent), an SSE stream ends with a
+ * terminal error event the client can see, and a long streamed body is cut (the
+ * connection reset), so a truncated answer never looks complete.
  */
 async function streamBack(up: Extract<Connected, { ok: true }>, o: StreamBack): Promise<void> {
   const { entry, response, retries, release } = up;
@@ -241,80 +254,117 @@ async function streamBack(up: Extract<Connected, { ok: true }>, o: StreamBack): 
   const headers = clientHeaders(response.headers, entry);
   const counts: RedactionCounts = {};
   const sse = o.redactor && isSse && status < 400 ? new SseRedactor(o.kind, o.redactor, counts) : null;
-  const holdJson = o.redactor !== null && !isSse && status < 400 && o.kind !== "embedding";
-  // What would let the client see the answer complete waits until its audit record is durable.
+  const redactJson = o.redactor !== null && !isSse && status < 400 && o.kind !== "embedding";
+  // SSE streams from the first chunk; JSON is held whole (up to a size; redaction needs it whole anyway).
+  let held: Buffer[] | null = isSse ? null : [];
+  let heldBytes = 0;
   const hold = createCompletionHold(isSse);
-  let broken: string | null = null;
+  let broken = null as string | null;
   let headersSent = false;
   let firstByte = true;
-  const send = async (chunk: Buffer | string) => {
+  const startStreaming = () => {
+    if (sse) delete headers["content-length"];
+    res.writeHead(status, headers);
+    headersSent = true;
+  };
+  const send = (chunk: Buffer) => {
     if (chunk.length === 0) return;
-    ctx.capture?.response(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    ctx.capture?.response(chunk);
     if (firstByte) {
       firstByte = false;
       o.metrics.ttft.observe((performance.now() - ctx.startedAt) / 1000);
     }
-    if (!res.write(chunk)) await once(res, "drain", { signal: o.clientGone });
-  };
-  try {
-    if (holdJson) {
-      const parts: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_REDACTED_JSON_BYTES) throw new Error(`answer larger than ${MAX_REDACTED_JSON_BYTES} bytes cannot be redacted`);
-        parts.push(chunk as Buffer);
-      }
-      const whole = Buffer.concat(parts);
-      scanner.push(whole);
-      const out = redactResponseJson(o.kind, whole, o.redactor!, counts) ?? whole;
-      delete headers["content-length"];
-      headers["content-length"] = String(out.length);
-      res.writeHead(status, headers);
-      headersSent = true;
-      await send(hold.push(out));
-    } else {
-      if (sse) delete headers["content-length"];
-      res.writeHead(status, headers);
-      res.flushHeaders();
-      headersSent = true;
-      for await (const chunk of response.body) {
-        scanner.push(chunk as Buffer);
-        const out = sse ? sse.push(chunk as Buffer) : (chunk as Buffer);
-        await send(hold.push(typeof out === "string" ? Buffer.from(out) : out));
-      }
-      if (sse) await send(hold.push(Buffer.from(sse.end())));
+    if (!res.write(chunk)) {
+      response.pause();
+      res.once("drain", () => response.resume());
     }
-  } catch (e) {
-    broken = o.clientGone.aborted && o.res.destroyed ? "client_disconnected" : `upstream_broken: ${o.clientGone.aborted ? "total timeout" : describeError(e)}`;
-    response.body.destroy();
-  } finally {
-    release();
+  };
+  if (isSse) {
+    startStreaming();
+    // Headers go out with the first event; if the engine is slow to send one, on their own.
+    setImmediate(() => {
+      if (firstByte && !res.headersSent && !res.destroyed) res.flushHeaders();
+    });
+  }
+  await new Promise<void>((resolve) => {
+    response.read({
+      data(chunk) {
+        if (broken !== null) return;
+        scanner.push(chunk);
+        if (held !== null) {
+          heldBytes += chunk.length;
+          held.push(chunk);
+          if (heldBytes <= (redactJson ? MAX_REDACTED_JSON_BYTES : MAX_HELD_BYTES)) return;
+          if (redactJson) {
+            broken = `upstream_broken: answer larger than ${MAX_REDACTED_JSON_BYTES} bytes cannot be redacted`;
+            response.destroy();
+            return resolve();
+          }
+          // Too large to hold: stream it, keeping back only the last byte.
+          const all = Buffer.concat(held, heldBytes);
+          held = null;
+          startStreaming();
+          send(hold.push(all));
+          return;
+        }
+        try {
+          const out = sse ? sse.push(chunk) : chunk;
+          send(hold.push(typeof out === "string" ? Buffer.from(out) : out));
+        } catch (e) {
+          broken = `upstream_broken: ${describeError(e)}`;
+          response.destroy();
+          resolve();
+        }
+      },
+      end() {
+        if (sse && broken === null) send(hold.push(Buffer.from(sse.end())));
+        resolve();
+      },
+      error(e) {
+        broken ??= o.cancel.aborted && o.cancel.reason === "client_disconnected" ? "client_disconnected" : `upstream_broken: ${o.cancel.aborted ? o.cancel.reason : describeError(e)}`;
+        resolve();
+      },
+    });
+  });
+  release();
+  let whole: Buffer | null = null;
+  if (held !== null && broken === null) {
+    whole = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    if (redactJson) whole = redactResponseJson(o.kind, whole, o.redactor!, counts) ?? whole;
+    ctx.capture?.response(whole);
   }
   addCounts(ctx, o.metrics, counts, "response");
-  const tail = hold.rest();
-  ctx.capture?.response(tail);
+  const tail = whole === null ? hold.rest() : null;
+  if (tail) ctx.capture?.response(tail);
   const usage = scanner.result();
   if (usage.promptTokens !== null || usage.completionTokens !== null) o.charge((usage.promptTokens ?? 0) + (usage.completionTokens ?? 0));
   const audited = await o.recorder.record(ctx, {
     decision: broken === null ? "routed" : "failed",
     reason: broken ?? (status < 400 ? "ok" : `engine answered ${status}`),
-    status: headersSent ? status : 502,
+    status: headersSent || whole !== null ? status : 502,
     retries,
     entry,
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
   });
+  if (res.destroyed) return;
   if (broken === null && audited) {
-    res.end(tail);
+    if (whole !== null) {
+      headers["content-length"] = String(whole.length);
+      res.writeHead(status, headers);
+      o.metrics.ttft.observe((performance.now() - ctx.startedAt) / 1000);
+      res.end(whole);
+    } else {
+      res.end(tail);
+    }
     return;
   }
-  if (audited && broken !== null && !broken.startsWith("client_") && headersSent && isSse && !res.destroyed) {
+  if (audited && broken !== null && !broken.startsWith("client_") && headersSent && isSse) {
     // The client already has bytes: say in-band that the stream failed, then end it.
     res.end(terminalSseError());
     return;
   }
-  if (audited && !headersSent && !res.destroyed) {
+  if (audited && !headersSent) {
     res.writeHead(502, { "content-type": "application/json; charset=utf-8" });
     res.end(JSON.stringify({ error: { message: "The engine's answer could not be passed on.", type: "server_error", param: null, code: "upstream_error" } }));
     return;

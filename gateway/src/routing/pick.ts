@@ -2,8 +2,8 @@ import type { RouteEntry } from "@enclave/contracts";
 import { rendezvousPick } from "./affinity.js";
 import { loadOf, score, type RoutingWeights } from "./score.js";
 
-export interface PickInput {
-  candidates: readonly RouteEntry[];
+export interface PickInput<T extends RouteEntry = RouteEntry> {
+  candidates: readonly T[];
   /** Already tried for this request: never picked again. */
   exclude: ReadonlySet<string>;
   inflight: (backendId: string) => number;
@@ -16,8 +16,8 @@ export interface PickInput {
   random: () => number;
 }
 
-export interface Pick {
-  entry: RouteEntry;
+export interface Pick<T extends RouteEntry = RouteEntry> {
+  entry: T;
   /** The affinity target was chosen because of affinity. */
   affinity: boolean;
 }
@@ -29,7 +29,7 @@ export interface Pick {
  * load exceeds the least loaded by more than `maxImbalance`, affinity yields and
  * both choices are random. Ties go to the random source.
  */
-export function pickBackend(p: PickInput): Pick | undefined {
+export function pickBackend<T extends RouteEntry>(p: PickInput<T>): Pick<T> | undefined {
   const open = p.candidates.filter((c) => !p.exclude.has(c.backendId) && p.admits(c.backendId));
   if (open.length === 0) return undefined;
   if (open.length === 1) return { entry: open[0]!, affinity: false };
@@ -44,7 +44,7 @@ export function pickBackend(p: PickInput): Pick | undefined {
 
   const i = Math.floor(p.random() * open.length) % open.length;
   let a = open[i]!;
-  let b: RouteEntry;
+  let b: T;
   if (preferred !== undefined) {
     a = open.find((c) => c.backendId === preferred)!;
     const others = open.filter((c) => c !== a);

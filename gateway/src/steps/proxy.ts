@@ -1,11 +1,13 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { RouteEntry } from "@enclave/contracts";
-import type { Dispatcher } from "undici";
 import type { InFlight } from "../inflight.js";
+import type { Backend } from "../routing/backends.js";
 import type { Breakers } from "../routing/breaker.js";
 import { isCompliant, type AllowedSet } from "../routing/filter.js";
 import { pickBackend } from "../routing/pick.js";
 import type { RoutingWeights } from "../routing/score.js";
+import type { Cancel } from "../upstream/cancel.js";
+import type { UpstreamClient, UpstreamResponse } from "../upstream/client.js";
 
 /** What one attempt at a backend came to before any byte reached the client. */
 export type AttemptOutcome = { kind: "status"; status: number } | { kind: "error"; error: unknown };
@@ -19,13 +21,17 @@ export function shouldRetry(o: AttemptOutcome): boolean {
   return o.kind === "error" || o.status >= 500;
 }
 
-/** Request headers an engine gets: a whitelist, so credentials and cookies never leave the gateway. */
+/** Header values passed on only when plain printable ASCII (nothing the engine or node:http could choke on). */
+const PRINTABLE = /^[\x20-\x7e]{1,256}$/;
+
+/** Request headers an engine gets: a whitelist, so credentials, cookies and Host never leave the gateway. */
 export function upstreamHeaders(client: IncomingHttpHeaders): Record<string, string> {
   // The body was validated as JSON; a client that labelled it otherwise should not make the engine refuse it.
   const ct = firstValue(client["content-type"]);
+  const accept = firstValue(client.accept);
   return {
-    "content-type": ct !== undefined && /^application\/json\b/i.test(ct) ? ct : "application/json",
-    accept: firstValue(client.accept) ?? "*/*",
+    "content-type": ct !== undefined && /^application\/json\b/i.test(ct) && PRINTABLE.test(ct) ? ct : "application/json",
+    accept: accept !== undefined && PRINTABLE.test(accept) ? accept : "*/*",
   };
 }
 
@@ -37,7 +43,8 @@ const HOP_BY_HOP = new Set([
 /** The engine's response headers as the client gets them, with where it was served. */
 export function clientHeaders(upstream: Record<string, string | string[] | undefined>, entry: RouteEntry): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(upstream)) {
+  for (const k in upstream) {
+    const v = upstream[k];
     if (v === undefined || HOP_BY_HOP.has(k.toLowerCase())) continue;
     out[k] = v;
   }
@@ -47,12 +54,12 @@ export function clientHeaders(upstream: Record<string, string | string[] | undef
 }
 
 export type Connected =
-  | { ok: true; entry: RouteEntry; response: Dispatcher.ResponseData; retries: number; release: () => void }
+  | { ok: true; entry: Backend; response: UpstreamResponse; retries: number; release: () => void }
   | { ok: false; retries: number; failures: string[]; aborted: boolean; why: "circuits_open" | "attempts_failed" };
 
 export interface ConnectOptions {
-  dispatcher: Dispatcher;
-  candidates: readonly RouteEntry[];
+  client: UpstreamClient;
+  candidates: readonly Backend[];
   /** Checked again for every attempt: a backend outside it is never called, whatever the candidates say. */
   allowed: AllowedSet;
   maxRetries: number;
@@ -60,11 +67,13 @@ export interface ConnectOptions {
   breakers: Breakers;
   affinityKey: string | undefined;
   routing: { weights: RoutingWeights; maxImbalance: number };
-  /** Path and query after the backend's base URL, e.g. `/v1/chat/completions`. */
+  /** The endpoint's fixed path, after the backend's base path, e.g. `/v1/chat/completions`. */
   path: string;
   headers: Record<string, string>;
   body: Buffer | string;
-  signal: AbortSignal;
+  /** performance.now() by which the whole request must be over. */
+  deadline: number;
+  cancel: Cancel;
   onRetry: () => void;
   random?: () => number;
 }
@@ -73,8 +82,9 @@ export interface ConnectOptions {
  * Tries backends (power of two choices over the compliant ones whose breaker
  * admits them) until one answers below 500 or the retry budget or the candidates
  * run out. Only backend faults (no connection, no headers in time, 5xx) count
- * against a breaker; a client that went away counts against nobody. Returns the
- * open response; the caller streams it and calls `release`.
+ * against a breaker; a client that went away counts against nobody. Each backend
+ * is dialled at the target decided when the route table arrived, nothing else.
+ * Returns the open response; the caller reads it and calls `release`.
  */
 export async function connectUpstream(o: ConnectOptions): Promise<Connected> {
   const tried = new Set<string>();
@@ -101,22 +111,19 @@ export async function connectUpstream(o: ConnectOptions): Promise<Connected> {
     o.breakers.attempt(entry.backendId);
     let outcome: AttemptOutcome;
     try {
-      const { origin, path } = target(entry.url, o.path);
-      const response = await o.dispatcher.request({
-        origin, path, method: "POST", headers: o.headers, body: o.body, signal: o.signal,
-      });
+      const response = await o.client.request({ target: entry.target, path: o.path, headers: o.headers, body: o.body, deadline: o.deadline, cancel: o.cancel });
       outcome = { kind: "status", status: response.statusCode };
       if (!shouldRetry(outcome)) {
         o.breakers.success(entry.backendId);
         return { ok: true, entry, response, retries: attempt, release };
       }
       // Drained, not destroyed, so the keep-alive connection can be reused.
-      response.body.dump().catch(() => undefined);
+      response.discard();
     } catch (error) {
       outcome = { kind: "error", error };
     }
     release();
-    if (o.signal.aborted) {
+    if (o.cancel.aborted) {
       o.breakers.abandon(entry.backendId);
       return { ok: false, retries: attempt, failures, aborted: true, why: "attempts_failed" };
     }
@@ -128,20 +135,7 @@ export async function connectUpstream(o: ConnectOptions): Promise<Connected> {
   return { ok: false, retries: Math.max(0, tried.size - 1), failures, aborted: false, why };
 }
 
-const targets = new Map<string, { origin: string; base: string }>();
-
-function target(baseUrl: string, path: string): { origin: string; path: string } {
-  let t = targets.get(baseUrl);
-  if (!t) {
-    const u = new URL(baseUrl);
-    t = { origin: u.origin, base: u.pathname.replace(/\/+$/, "") };
-    if (targets.size > 10_000) targets.clear();
-    targets.set(baseUrl, t);
-  }
-  return { origin: t.origin, path: t.base + path };
-}
-
-/** A short, secret-free name for a transport error (undici codes, errno codes). */
+/** A short, secret-free name for a transport error (this client's codes, errno codes). */
 export function describeError(e: unknown): string {
   if (e && typeof e === "object") {
     const err = e as { code?: unknown; cause?: { code?: unknown }; name?: unknown; message?: unknown };

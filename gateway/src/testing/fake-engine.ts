@@ -4,11 +4,12 @@ import type { AddressInfo } from "node:net";
 /**
  * json: a chat.completion with usage; sse: a stream that pauses after its first
  * chunk until `release()` when `holdAfterFirst` is set; status500: an error;
- * break: headers and one chunk, then the connection is cut; hang: never answers;
+ * break: headers and one chunk, then the connection is cut; breakJson: the same for a
+ * JSON body of announced length; hang: never answers;
  * echo: a chat.completion whose content is the last message's; sseEcho: the same
  * streamed three characters per chunk; embedding: an embeddings list.
  */
-export type FakeEngineMode = "json" | "sse" | "status500" | "break" | "hang" | "echo" | "sseEcho" | "embedding";
+export type FakeEngineMode = "json" | "sse" | "status500" | "break" | "breakJson" | "hang" | "echo" | "sseEcho" | "embedding";
 
 export interface SeenRequest {
   method: string;
@@ -116,6 +117,11 @@ async function answer(engine: FakeEngine, res: ServerResponse, hold: Promise<voi
     case "break":
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(sseChunk(engine.name, 0, "partial"));
+      setImmediate(() => res.socket?.destroy());
+      return;
+    case "breakJson":
+      res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+      res.write('{"id":"chatcmpl-x","choices":[{"message":{"content":"half an ans');
       setImmediate(() => res.socket?.destroy());
       return;
     case "sse": {

@@ -1,4 +1,6 @@
-import { createServer, type ServerResponse } from "node:http";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { RouteTable } from "@enclave/contracts";
 
@@ -15,7 +17,8 @@ export interface FakeScheduler {
   close(): Promise<void>;
 }
 
-export async function startFakeScheduler(opts: { token: string; table: RouteTable | null; port?: number }): Promise<FakeScheduler> {
+/** `tls`: serve HTTPS with these PEM files (as the scheduler does with TLS on). */
+export async function startFakeScheduler(opts: { token: string; table: RouteTable | null; port?: number; tls?: { cert: string; key: string } }): Promise<FakeScheduler> {
   let table = opts.table;
   let raw: string | null = null;
   const waiters = new Set<() => void>();
@@ -30,7 +33,7 @@ export async function startFakeScheduler(opts: { token: string; table: RouteTabl
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(table));
     }
   };
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
     const u = new URL(req.url ?? "/", "http://x");
     if (req.method !== "GET" || u.pathname !== "/v1/routes") return void res.writeHead(404).end();
@@ -52,14 +55,15 @@ export async function startFakeScheduler(opts: { token: string; table: RouteTabl
       clearTimeout(timer);
       waiters.delete(wake);
     });
-  });
+  };
+  const server = opts.tls ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 0, "127.0.0.1", resolve);
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`,
     port,
     stats,
     setTable(t) {
