@@ -1,5 +1,6 @@
 import type { AgentConfig, DeploymentInput, GatewayConfig, SchedulerConfig } from "@enclave/contracts";
 import { sha256Hex } from "@enclave/runtime";
+import { isIP } from "node:net";
 import { join } from "node:path";
 
 /** The demo fleet of `enclave up`: one node per region, two simulated H100s each. */
@@ -73,6 +74,8 @@ export function localPlan(p: { host: string; redisUrl: string; ports: LocalPorts
     listen: { host: p.host, port: p.ports.gateway, plaintext: true },
     logLevel: "info",
     scheduler: { url: schedulerUrl, token: { file: join(p.secretsDir, "gateway.token") }, watchTimeoutMs: 25000 },
+    // The engines run on this host, in the process driver's port range; nothing else is dialled.
+    ...(isIP(p.host) !== 0 ? { egress: { backends: [{ cidr: `${p.host}/${isIP(p.host) === 4 ? 32 : 128}`, ports: "20000-20999" }] } } : {}),
     tenants: [
       { id: "demo-eu", regions: ["eu-central-1"], apiKeys: [{ id: "demo-eu-key", sha256: sha256Hex(p.secrets.apiKeys.eu) }] },
       { id: "demo-us", regions: ["us-east-1"], apiKeys: [{ id: "demo-us-key", sha256: sha256Hex(p.secrets.apiKeys.us) }] },

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { makeTestPki, type TestPki } from "@enclave/audit/testing/pki";
 import { AgentConfig, GatewayConfig, SchedulerConfig, parseConfig, type DeploymentInput } from "@enclave/contracts";
 import { sha256Hex } from "@enclave/runtime";
-import { host, type HostName } from "./topology.js";
+import { SUBNETS, host, type HostName } from "./topology.js";
 
 const run = promisify(execFile);
 
@@ -170,6 +170,8 @@ export async function writeConfigs(dir: string, s: Secrets): Promise<{ scheduler
     listen: { host: host("gateway").address, port: PORTS.gateway, tls: { cert: s.gatewayTls.cert, key: s.gatewayTls.key } },
     logLevel: "info",
     scheduler: { url: schedulerUrl(), token: { file: s.files.readerToken }, watchTimeoutMs: 5000 },
+    // The egress guard as Ansible renders it: the inference segment, engine ports only.
+    egress: { backends: [{ cidr: `${SUBNETS.inference}.0/24`, ports: "20000-20999" }] },
     tenants: [{ id: "acme", regions: [REGION], apiKeys: [{ id: "acme-key", sha256: sha256Hex(s.tokens.apiKey) }] }],
     audit: {
       spool: { dir: join(dir, "spool", "gateway") },
