@@ -20,3 +20,4 @@ export { parseContentKey } from "./content/content-key.js";
 export { decodeAuditLine, syslogBody } from "./verify/audit-line.js";
 export { verifyAuditLines, verifyAuditFile, verifyAuditPath, auditFilesOf, ChainVerifier, type ChainReport, type VerifyOptions, type VerifyProblem, type VerifyResult } from "./verify.js";
 export { silentLogger, type AuditLogger } from "./logger.js";
+export { registerAuditMetrics } from "./metrics.js";

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { registerAuditMetrics } from "@enclave/audit";
 import { EMPTY_ROUTE_TABLE, type GatewayConfig, type RouteTable } from "@enclave/contracts";
 import { createLogger, createRegistry, readSecret, registerObservability, type Logger } from "@enclave/runtime";
 import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
@@ -11,7 +12,7 @@ import { InFlight } from "./inflight.js";
 import { AdmissionControl } from "./limits/admission.js";
 import { TenantRateLimiter } from "./limits/rate-limit.js";
 import { closeListener, startListener, type RunningListener } from "./listeners.js";
-import { auditUnavailable, openGatewayAudit, registerAuditMetrics } from "./gateway-audit.js";
+import { auditUnavailable, openGatewayAudit } from "./gateway-audit.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { createOutcomeRecorder } from "./outcome-recorder.js";
 import { createDataPath } from "./routes/data-path.js";
@@ -51,7 +52,7 @@ export async function startGateway(config: GatewayConfig, deps: { log?: Logger }
   const audit = await openGatewayAudit(config, log);
 
   const registry = createRegistry("gateway");
-  registerAuditMetrics(registry, audit);
+  registerAuditMetrics(registry, () => audit.stats());
   const admission = new AdmissionControl(config.limits.maxConcurrent, config.limits.maxQueue, config.limits.queueTimeoutMs);
   let routes: Routes | null = null;
   let confirmedAt: number | null = config.staticRoutes ? Date.now() : null;

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { registerAuditMetrics } from "@enclave/audit";
 import type { NodeStatus, SchedulerConfig } from "@enclave/contracts";
 import { createLogger, createRegistry, registerObservability, type Logger } from "@enclave/runtime";
 import type { Redis } from "ioredis";
@@ -51,6 +52,7 @@ export async function startScheduler(config: SchedulerConfig, deps: { log?: Logg
 
   const redis = connectRedis(config.redis, log);
   const registry = createRegistry("scheduler");
+  if (audit) registerAuditMetrics(registry, () => audit.stats());
   // The live nodes as the last route refresh read them, for the heartbeat-age gauge.
   let liveNodes: readonly NodeStatus[] = [];
   const metrics = createSchedulerMetrics(registry, { routeWatchers: () => watchers.size, liveNodes: () => liveNodes });

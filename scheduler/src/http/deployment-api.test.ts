@@ -66,6 +66,10 @@ describe("deployment API", () => {
     assert.match(records[0]?.reason ?? "", /^created chat at generation \d+$/);
     assert.match(records[0]?.bodySha256 ?? "", /^[0-9a-f]{64}$/);
     assert.ok((await verifyAuditPath(s.auditDir!)).ok, "the chain is whole");
+    // The same audit metrics as the gateway's, told apart by their component label.
+    const metrics = await (await s.get("/metrics", { token: null })).text();
+    assert.match(metrics, new RegExp(`^enclave_audit_records_total\\{region="${EU}",component="scheduler"\\} 5$`, "m"));
+    assert.match(metrics, /^enclave_audit_spool_budget_exhausted\{component="scheduler"\} 0$/m);
   });
 
   it("refuses bad specs with 400 and the issues, a name that differs from the path, and audits the refusals", async (t) => {
