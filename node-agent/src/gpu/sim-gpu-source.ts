@@ -1,5 +1,6 @@
 import type { Backend, GpuTelemetry } from "@enclave/contracts";
-import { SimGpuFleet } from "@enclave/sim";
+// The fleet alone: the package index also loads the engine simulator's HTTP server.
+import { SimGpuFleet } from "@enclave/sim/gpu/fleet";
 import type { GpuSource } from "./gpu-source.js";
 import { DEFAULT_SIM_GPU_LOAD, simGpuLoad, type SimGpuLoadModel } from "./sim-gpu-load.js";
 
