@@ -79,7 +79,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     // GPUs, BMC and host statistics; an injected GPU source (tests) is read with each heartbeat, like simulated GPUs.
     const gpu: ConfiguredGpuSource = deps.gpuSource
       ? { source: deps.gpuSource, readBudgetMs: config.scheduler.timeoutMs, pollIntervalMs: undefined, close: () => {} }
-      : createGpuSource(config, { log, backends: () => backends.list() });
+      : createGpuSource(config, { log, backends: () => backends.list(), polling: true });
     const hardware = new HardwareMonitor({ config, gpu, ...(bmcPassword !== undefined ? { bmcPassword } : {}), log });
     cleanups.push(() => hardware.close());
     await hardware.refreshGpus();

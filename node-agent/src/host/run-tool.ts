@@ -100,7 +100,8 @@ export function firstLine(s: string, max = 200): string {
   return line.trim().slice(0, max);
 }
 
-function killGroup(pid: number | undefined): void {
+/** SIGKILL to the process group a detached child leads (to the child alone if that fails). */
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
     process.kill(-pid, "SIGKILL");
@@ -113,7 +114,8 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-function describeSpawnError(file: string, e: unknown): string {
+/** Why a tool could not be started, in a report's words: `nvidia-smi: not found`. */
+export function describeSpawnError(file: string, e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return `${file}: not found`;
   if (code === "EACCES") return `${file}: permission denied`;
