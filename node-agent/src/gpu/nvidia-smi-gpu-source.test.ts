@@ -163,6 +163,25 @@ describe("nvidia-smi GPU source", () => {
     assert.equal(gpus[1]?.xidErrors?.[0]?.code, 79);
   });
 
+  test("a GPU that fell off the bus and left nvidia-smi's list is failed by its Xid, not merely unknown", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "enclave-kmsg-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const kmsg = join(dir, "kmsg");
+    writeFileSync(kmsg, "");
+    const two = replicateCsv(H100_IDLE, 2);
+    const { fake, source } = setup(t, { csv: two, kernelLog: kmsg });
+    await source.read();
+    appendKmsg(kmsg, 1, (Date.now() - 1000) * 1000, "NVRM: Xid (PCI:0000:28:00): 79, pid=0, GPU has fallen off the bus.");
+    fake.setCsv(two.split("\n").filter((l) => !l.includes("GPU-00000000-0000-0000-0000-000000000001")).join("\n"));
+    const gpus = await source.read();
+    assert.equal(gpus.length, 2);
+    assert.equal(gpus[1]?.health.state, "failed");
+    assert.match(gpus[1]?.health.reasons[0] ?? "", /^Xid 79 at .*GPU has fallen off the bus/);
+    assert.match(gpus[1]?.health.reasons[1] ?? "", /not in nvidia-smi's output/);
+    assert.equal(gpus[1]?.xidErrors?.[0]?.code, 79);
+    assert.equal(gpus[0]?.health.state, "healthy");
+  });
+
   test("concurrent reads share one nvidia-smi run", async (t) => {
     const { fake, source } = setup(t);
     const [a, b] = await Promise.all([source.read(), source.read()]);

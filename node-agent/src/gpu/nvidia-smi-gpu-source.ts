@@ -3,8 +3,8 @@ import { backoffMs, type Logger } from "@enclave/runtime";
 import { CountHistory } from "../health/ecc-rate.js";
 import { gpuHealth } from "../health/gpu-health.js";
 import type { KernelPoll } from "../host/kernel-log.js";
-import { describeOutcome, runTool, type ToolOutcome } from "../host/run-tool.js";
-import { mergeReadings, toTelemetry, type GpuReading } from "./gpu-reading.js";
+import { describeOutcome, ToolLane, type ToolOutcome } from "../host/run-tool.js";
+import { emptyReading, mergeReadings, toTelemetry, type GpuReading } from "./gpu-reading.js";
 import type { GpuSource } from "./gpu-source.js";
 import { parseDetailXml, type DetailLog } from "./nvidia-smi/detail-xml.js";
 import { parseQueryCsv, rejectedField } from "./nvidia-smi/query-csv.js";
@@ -65,7 +65,11 @@ export class NvidiaSmiGpuSource implements GpuSource {
   private kernelLogFailed = false;
   private nodeProblems: string[] = [];
   private inFlight: Promise<GpuTelemetry[]> | undefined;
+  /** Single calls, one at a time, none while a killed one is stuck. */
+  private readonly calls = new ToolLane("nvidia-smi");
   private stream: QueryStream | undefined;
+  /** The last loop's process until it has exited: no second loop starts beside a stuck one. */
+  private lastStreamExit: Promise<void> | undefined;
   /** Rows the last one-shot query printed; a loop is started only once one has answered. */
   private oneShotRows: number | undefined;
   private streamEnds = 0;
@@ -148,7 +152,7 @@ export class NvidiaSmiGpuSource implements GpuSource {
     });
     // A GPU that was there and is no longer listed is the most suspicious of all.
     const missingWhy = notes[0] ? `not in nvidia-smi's output (${notes[0]})` : "not in nvidia-smi's output any more";
-    for (const [uuid, g] of this.inventory) if (!seen.has(uuid)) out.push(unknownGpu(g, missingWhy));
+    for (const [uuid, g] of this.inventory) if (!seen.has(uuid)) out.push(this.missingGpu(g, missingWhy, now));
     out.sort((a, b) => a.index - b.index);
     // A report carries at most 64 GPUs; output inventing GPUs must not grow what we remember either.
     if (out.length > MAX_GPUS) {
@@ -176,8 +180,13 @@ export class NvidiaSmiGpuSource implements GpuSource {
       this.stream = undefined;
     }
     if (!this.stream) {
-      if (this.now() < this.streamRetryAt) return undefined;
-      this.stream = new QueryStream({ path: this.o.path, intervalMs: loop.intervalMs, timeoutMs: this.o.timeoutMs, now: this.now }, fields, this.oneShotRows);
+      if (this.now() < this.streamRetryAt || this.lastStreamExit) return undefined;
+      const stream = new QueryStream({ path: this.o.path, intervalMs: loop.intervalMs, timeoutMs: this.o.timeoutMs, now: this.now }, fields, this.oneShotRows);
+      const exit = stream.exited.then(() => {
+        if (this.lastStreamExit === exit) this.lastStreamExit = undefined;
+      });
+      this.lastStreamExit = exit;
+      this.stream = stream;
     }
     const stream = this.stream;
     const r = await stream.latest();
@@ -240,11 +249,25 @@ export class NvidiaSmiGpuSource implements GpuSource {
   }
 
   private run(args: string[], maxOutputBytes: number): Promise<ToolOutcome> {
-    return runTool(this.o.path, args, { timeoutMs: this.o.timeoutMs, maxOutputBytes });
+    return this.calls.run(this.o.path, args, { timeoutMs: this.o.timeoutMs, maxOutputBytes });
   }
 
   private describe(o: ToolOutcome): string {
     return describeOutcome("nvidia-smi", o, this.o.timeoutMs);
+  }
+
+  /**
+   * A GPU we knew that nvidia-smi no longer lists: unknown, unless an Xid of the window says
+   * more (a GPU that fell off the bus, Xid 79, is failed, not just unreadable).
+   */
+  private missingGpu(g: GpuTelemetry, why: string, now: number): GpuTelemetry {
+    const out = unknownGpu(g, why);
+    const xids = this.xids.recent(g.pciBusId, now);
+    if (xids.length === 0) return out;
+    const verdict = gpuHealth({ reading: emptyReading(g.uuid), correctedEccPerHour: null, xids }, this.o.thresholds);
+    out.xidErrors = xids.slice(-16);
+    if (verdict.state !== "healthy") out.health = { state: verdict.state, reasons: [...verdict.reasons, why].map((r) => r.slice(0, 300)) };
+    return out;
   }
 
   private pollKernelLog(): void {

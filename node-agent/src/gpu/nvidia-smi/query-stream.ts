@@ -35,6 +35,9 @@ export class QueryStream {
   private readonly startedAt: number;
   private readonly waiters: (() => void)[] = [];
   private readonly now: () => number;
+  private markExited: () => void = () => {};
+  /** Resolves once its process has exited (a killed one stuck in the driver may take long). */
+  readonly exited = new Promise<void>((resolve) => (this.markExited = resolve));
 
   /** Starts nvidia-smi querying `fields`, expecting `gpuCount` rows a round at first. */
   constructor(
@@ -48,6 +51,7 @@ export class QueryStream {
     try {
       this.child = spawn(o.path, [`--query-gpu=${fields.join(",")}`, "--format=csv", "-lms", String(o.intervalMs)], { stdio: ["ignore", "pipe", "pipe"], detached: true });
     } catch (e) {
+      this.markExited();
       this.end(describeSpawnError(o.path, e));
       return;
     }
@@ -59,7 +63,11 @@ export class QueryStream {
     child.stderr?.setEncoding("utf8");
     child.stdout?.on("data", (s: string) => this.onData(s));
     child.stderr?.on("data", (s: string) => (this.stderr = (this.stderr + s).slice(0, MAX_STDERR_CHARS)));
-    child.on("error", (e) => this.end(describeSpawnError(o.path, e)));
+    child.on("error", (e) => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) this.markExited();
+      this.end(describeSpawnError(o.path, e));
+    });
+    child.once("exit", () => this.markExited());
     child.on("close", (code, signal) => {
       // Gone and reaped: nothing left to kill, and its process group id may be reused.
       this.child = undefined;
