@@ -43,9 +43,9 @@ const STREAM_RETRY_MAX_MS = 5 * 60_000;
 /** Loops in a row that printed no reading at all before the loop is given up for good (an nvidia-smi that holds back piped output). */
 const SILENT_STREAMS_TO_GIVE_UP = 3;
 
-/** The longest one read may take: every query retry and the detail read each at their deadline. */
+/** The longest one read may take: a new loop's first reading, every query retry and the detail read, each at their deadline. */
 export function nvidiaSmiReadBudgetMs(timeoutMs: number): number {
-  return (MAX_FIELD_RETRIES + 2) * (timeoutMs + 1000);
+  return (MAX_FIELD_RETRIES + 3) * (timeoutMs + 1000);
 }
 
 type QueryResult = { ok: true; readings: GpuReading[]; notes: string[] } | { ok: false; error: string; toolBroken: boolean };

@@ -7,7 +7,7 @@ export interface QueryStreamOptions {
   path: string;
   /** `-lms`: how often nvidia-smi prints a reading. */
   intervalMs: number;
-  /** A loop that prints no complete reading for `intervalMs + timeoutMs` counts as hung and is stopped. */
+  /** The first reading within this, each next one within `intervalMs` more, or the loop counts as hung and is stopped. */
   timeoutMs: number;
   now?: () => number;
 }
@@ -22,8 +22,9 @@ const MAX_STDERR_CHARS = 16 * 1024;
  * One long-running `nvidia-smi --query-gpu=… --format=csv -lms N`, which saves a process start
  * on every reading: several ms of the agent's CPU, and nvidia-smi's own driver initialisation.
  * It runs in its own process group, killed on `stop()`; were the agent killed, its next write
- * to the closed pipe ends it. A loop that exits, or prints no complete reading for
- * `intervalMs + timeoutMs` (hung, or holding its piped output back), has ended for good:
+ * to the closed pipe ends it. A loop that exits, prints no first reading within `timeoutMs`
+ * or no new one for `intervalMs + timeoutMs` (hung, or holding its piped output back), has
+ * ended for good:
  * `latest()` says why, and the caller reads without it.
  */
 export class QueryStream {
@@ -81,14 +82,14 @@ export class QueryStream {
   }
 
   /**
-   * The latest complete reading, as one call's output would be; the first is waited for up to
-   * the deadline. A loop past its deadline without a new reading is stopped and says so.
+   * The latest complete reading, as one call's output would be. nvidia-smi prints its first
+   * round at once, so the first is waited for up to `timeoutMs`, like a single call; after
+   * that, a loop with no new reading for `intervalMs + timeoutMs` is stopped and says so.
    */
   async latest(): Promise<StreamReading> {
-    const deadlineMs = this.o.intervalMs + this.o.timeoutMs;
     if (this.ended === undefined && !this.readings.latest()) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, this.startedAt + deadlineMs - this.now()));
+        const timer = setTimeout(resolve, Math.max(0, this.startedAt + this.o.timeoutMs - this.now()));
         this.waiters.push(() => {
           clearTimeout(timer);
           resolve();
@@ -96,6 +97,7 @@ export class QueryStream {
       });
     }
     const r = this.readings.latest();
+    const deadlineMs = r ? this.o.intervalMs + this.o.timeoutMs : this.o.timeoutMs;
     if (this.ended === undefined && (!r || this.now() - r.at > deadlineMs)) this.end(`nvidia-smi -lms printed no complete reading for ${deadlineMs} ms and was stopped`);
     if (this.ended !== undefined || !r) return { ok: false, why: this.ended ?? "ended" };
     return { ok: true, outcome: { kind: "exited", code: 0, signal: null, stdout: r.text, stderr: "" } };
