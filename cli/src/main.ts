@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, before anything else loads (see there).
+import "./agent-v8-flags.js";
 import { ConfigError } from "@enclave/contracts";
 import { runAuditVerify } from "./commands/audit-verify.js";
 import { runConfigCheck } from "./commands/config-check.js";

@@ -1,8 +1,7 @@
 import { hostname } from "node:os";
 import type { AgentConfig, Backend, GpuTelemetry, NodeReport } from "@enclave/contracts";
-import { createLogger, createRegistry, readSecret, registerObservability, type Logger } from "@enclave/runtime";
+import { createLogger, readSecret, type Logger } from "@enclave/runtime";
 import type { Worker } from "bullmq";
-import Fastify from "fastify";
 import { Redis } from "ioredis";
 import { BackendSet, urlHost } from "./backends/backend-set.js";
 import type { EngineDriver } from "./engine/engine-driver.js";
@@ -11,8 +10,10 @@ import { ProcessEngineDriver } from "./engine/process-engine-driver.js";
 import { createGpuSource, type ConfiguredGpuSource } from "./gpu/create-gpu-source.js";
 import type { GpuSource } from "./gpu/gpu-source.js";
 import { HeartbeatLoop } from "./heartbeat/heartbeat-loop.js";
+import { startObservabilityServer } from "./http/observability-server.js";
 import { startNodeJobWorker } from "./jobs/node-job-worker.js";
 import { AgentMetrics } from "./metrics/agent-metrics.js";
+import { createAgentRegistry } from "./metrics/agent-registry.js";
 import { HardwareMonitor } from "./probe/hardware-monitor.js";
 import { buildNodeReport } from "./report/node-report.js";
 import { AGENT_VERSION } from "./version.js";
@@ -53,7 +54,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   };
 
   try {
-    const registry = createRegistry("agent");
+    const registry = createAgentRegistry();
     let heartbeat: HeartbeatLoop | undefined;
     let metrics: AgentMetrics | undefined;
     let accepted = false;
@@ -78,7 +79,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     // GPUs, BMC and host statistics; an injected GPU source (tests) is read with each heartbeat, like simulated GPUs.
     const gpu: ConfiguredGpuSource = deps.gpuSource
       ? { source: deps.gpuSource, readBudgetMs: config.scheduler.timeoutMs, pollIntervalMs: undefined, close: () => {} }
-      : createGpuSource(config, { log, backends: () => backends.list() });
+      : createGpuSource(config, { log, backends: () => backends.list(), polling: true });
     const hardware = new HardwareMonitor({ config, gpu, ...(bmcPassword !== undefined ? { bmcPassword } : {}), log });
     cleanups.push(() => hardware.close());
     await hardware.refreshGpus();
@@ -96,13 +97,14 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       { backends: (): Backend[] => backends.list(), gpus: lastGpus, bmc: () => hardware.bmcStatus(), nodeHealth: () => hardware.health() },
     );
 
-    const app = Fastify({ logger: false });
-    registerObservability(app, registry, () => (accepted ? undefined : "no heartbeat accepted by the scheduler yet"));
-    await app.listen({ host: config.listen.host, port: config.listen.port });
-    cleanups.push(() => app.close());
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : config.listen.port;
-    const url = `http://${urlHost(config.listen.host)}:${port}`;
+    const http = await startObservabilityServer({
+      host: config.listen.host,
+      port: config.listen.port,
+      registry,
+      notReadyBecause: () => (accepted ? undefined : "no heartbeat accepted by the scheduler yet"),
+    });
+    cleanups.push(() => http.close());
+    const url = `http://${urlHost(config.listen.host)}:${http.port}`;
 
     const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, ...(redisPassword !== undefined ? { password: redisPassword } : {}) });
     let lastRedisError = "";

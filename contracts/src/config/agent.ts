@@ -90,6 +90,11 @@ export const NvidiaSmiOptions = z.strictObject({
   detailIntervalMs: z.number().int().min(1000).default(60000),
   /** Per call; a call that takes longer is killed and the GPUs are reported unknown. */
   timeoutMs: z.number().int().min(100).max(120000).default(5000),
+  /**
+   * The fast read from one long-running `nvidia-smi -lms intervalMs` rather than one call per
+   * read; a loop that ends or stalls is replaced by single calls until it is restarted.
+   */
+  loop: z.boolean().default(true),
 });
 export type NvidiaSmiOptions = z.infer<typeof NvidiaSmiOptions>;
 

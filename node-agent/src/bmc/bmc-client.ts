@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { BmcConfig, BmcStatus } from "@enclave/contracts";
-import { describeOutcome, runTool, type ToolOutcome } from "../host/run-tool.js";
+import { describeOutcome, ToolLane, type ToolOutcome } from "../host/run-tool.js";
 import { parseChassisPower } from "./chassis.js";
 import { ipmitoolArgs, LOCAL_IPMI_DEVICES } from "./ipmitool-args.js";
 import { parseSelElist, parseSelInfoEntries } from "./sel.js";
@@ -15,8 +15,6 @@ export interface BmcClientOptions {
   now?: () => number;
 }
 
-/** Calls waiting behind the one in flight; more means the BMC cannot keep up, and the caller hears so. */
-const MAX_QUEUED = 8;
 const MAX_OUTPUT_BYTES = 2 * 1024 * 1024;
 /** SEL records carried in the report. */
 const SEL_EVENTS = 32;
@@ -24,12 +22,12 @@ const SEL_EVENTS = 32;
 /**
  * The node's BMC through ipmitool: sensors (`sdr elist`), chassis power, and the System
  * Event Log. One ipmitool call at a time per BMC, since parallel SDR walks cancel each
- * other's reservations on real BMCs as on the simulator; every call has a deadline.
+ * other's reservations on real BMCs as on the simulator, and none while a killed one has
+ * not exited (a stuck /dev/ipmi0 driver); every call has a deadline.
  * Failures are values: `read()` resolves with `available: false` and the reason.
  */
 export class BmcClient {
-  private tail: Promise<unknown> = Promise.resolve();
-  private queued = 0;
+  private readonly lane = new ToolLane("ipmitool");
   private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly now: () => number;
 
@@ -65,18 +63,12 @@ export class BmcClient {
 
   /** Runs one ipmitool command after the ones before it; never two at once. */
   ipmitool(command: readonly string[]): Promise<ToolOutcome> {
-    if (this.queued >= MAX_QUEUED) return Promise.resolve({ kind: "spawn-error", error: "the BMC is busy: too many ipmitool calls waiting" });
-    this.queued++;
     const c = this.o.config;
-    const run = this.tail.then(() =>
-      runTool(c.ipmitoolPath, ipmitoolArgs(c, command), {
-        timeoutMs: c.timeoutMs,
-        maxOutputBytes: MAX_OUTPUT_BYTES,
-        ...(this.env ? { env: this.env } : {}),
-      }),
-    );
-    this.tail = run.finally(() => this.queued--);
-    return run;
+    return this.lane.run(c.ipmitoolPath, ipmitoolArgs(c, command), {
+      timeoutMs: c.timeoutMs,
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+      ...(this.env ? { env: this.env } : {}),
+    });
   }
 
   private describe(o: ToolOutcome): string {

@@ -1,5 +1,5 @@
 import type { BackendLoad } from "@enclave/contracts";
-import { Agent as HttpAgent, request } from "undici";
+import { errorText, HttpClient } from "../http/http-client.js";
 import { engineLoad } from "./engine-load.js";
 import { ENGINE_PROFILES, type EngineProbeSpec } from "./profiles/engine-profile.js";
 
@@ -18,53 +18,31 @@ export interface EngineProbe {
 /** A metrics page larger than this is not one we parse. */
 const MAX_METRICS_BYTES = 4 * 1024 * 1024;
 
+/** Below uvicorn's (vLLM's, SGLang's) 5 s keep-alive, so a pooled connection is never reused as the engine closes it. */
+const PROBE_IDLE_MS = 4_000;
+
 /** Probes over HTTP with its own connection pool, every call bounded by `timeoutMs`. */
 export function httpEngineProbe(timeoutMs: number): EngineProbe {
-  const dispatcher = new HttpAgent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 10_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-
-  const get = (url: string, signal: AbortSignal) =>
-    request(url, { method: "GET", dispatcher, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
-
+  const client = new HttpClient({ timeoutMs, idleMs: PROBE_IDLE_MS });
   return {
     async health(url, signal, spec = DEFAULT_PROBE) {
       try {
-        const res = await get(`${url}${spec.healthPath}`, signal);
-        await res.body.dump();
-        return res.statusCode === 200 ? undefined : `${spec.healthPath} answered ${res.statusCode}`;
+        // The body is not needed, only read to keep the connection reusable.
+        const res = await client.request(`${url}${spec.healthPath}`, { method: "GET", signal, maxBodyBytes: 64 * 1024 });
+        return res.status === 200 ? undefined : `${spec.healthPath} answered ${res.status}`;
       } catch (e) {
         return `${spec.healthPath}: ${errorText(e)}`;
       }
     },
     async load(url, model, signal, spec = DEFAULT_PROBE) {
       try {
-        const res = await get(`${url}${spec.metricsPath}`, signal);
-        if (res.statusCode !== 200) {
-          await res.body.dump();
-          return null;
-        }
-        let size = 0;
-        const chunks: Buffer[] = [];
-        for await (const chunk of res.body) {
-          size += (chunk as Buffer).length;
-          if (size > MAX_METRICS_BYTES) {
-            res.body.destroy();
-            return null;
-          }
-          chunks.push(chunk as Buffer);
-        }
-        return engineLoad(Buffer.concat(chunks).toString("utf8"), spec.loadMetrics, model);
+        const res = await client.request(`${url}${spec.metricsPath}`, { method: "GET", signal, maxBodyBytes: MAX_METRICS_BYTES });
+        if (res.status !== 200 || res.truncated) return null;
+        return engineLoad(res.body, spec.loadMetrics, model);
       } catch {
         return null;
       }
     },
-    close: () => dispatcher.close(),
+    close: async () => client.close(),
   };
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code ? `${code} ${e.message}` : e.message;
-  }
-  return String(e);
 }

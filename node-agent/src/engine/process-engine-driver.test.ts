@@ -30,7 +30,9 @@ const FAKES = {
     setInterval(() => {}, 1000);`,
   // stderr first: pipe writes are synchronous, so it is all out before the listening line.
   "prints-env.mjs": `
-    process.stderr.write(JSON.stringify({ env: process.env, argv: process.argv.slice(2) }) + "\\n");
+    // Short lines: the log tail cuts long ones (engine-log-filter.ts).
+    const { ENCLAVE_TEST_SECRET_TOKEN, CUDA_VISIBLE_DEVICES } = process.env;
+    process.stderr.write(JSON.stringify({ env: { ENCLAVE_TEST_SECRET_TOKEN, CUDA_VISIBLE_DEVICES } }) + "\\n" + JSON.stringify({ argv: process.argv.slice(2) }) + "\\n");
     process.stdout.write("some banner\\n" + JSON.stringify({ event: "listening", url: "http://127.0.0.1:2/", pid: process.pid }) + "\\n");
     setInterval(() => {}, 1000);`,
 };
@@ -197,9 +199,12 @@ describe("ProcessEngineDriver", () => {
       const exit = new Promise<string>((resolve) => h.onExit((_c, _s, log) => resolve(log)));
       await h.stop(100);
       const log = await exit;
-      const envLine = log.split("\n").find((l) => l.startsWith('{"env"'));
-      assert.ok(envLine, log);
-      const seen = JSON.parse(envLine) as { env: Record<string, string>; argv: string[] };
+      const line = (key: string) => {
+        const l = log.split("\n").find((x) => x.startsWith(`{"${key}"`));
+        assert.ok(l, log);
+        return JSON.parse(l) as Record<string, unknown>;
+      };
+      const seen = { env: line("env")["env"] as Record<string, string>, argv: line("argv")["argv"] as string[] };
       assert.equal(seen.env["ENCLAVE_TEST_SECRET_TOKEN"], undefined);
       assert.equal(seen.env["CUDA_VISIBLE_DEVICES"], "GPU-a,GPU-b");
       assert.ok(seen.argv.includes("--exit-with-parent"));

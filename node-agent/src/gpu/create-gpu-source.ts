@@ -17,7 +17,7 @@ export interface ConfiguredGpuSource {
 /** The GPU source the config names. */
 export function createGpuSource(
   config: Pick<AgentConfig, "nodeId" | "gpus" | "health" | "scheduler">,
-  opts: { log?: Logger; backends?: () => readonly Backend[] } = {},
+  opts: { log?: Logger; backends?: () => readonly Backend[]; polling?: boolean } = {},
 ): ConfiguredGpuSource {
   const g = config.gpus;
   if (g.source === "sim") {
@@ -32,17 +32,23 @@ export function createGpuSource(
     };
   }
   const kernelLog = g.kernelLog !== null ? new KernelLogReader(g.kernelLog) : undefined;
+  const source = new NvidiaSmiGpuSource({
+    path: g.nvidiaSmi.path,
+    timeoutMs: g.nvidiaSmi.timeoutMs,
+    detailIntervalMs: g.nvidiaSmi.detailIntervalMs,
+    thresholds: config.health,
+    // Only where the GPUs are polled; a single read (agent probe) would start a loop for nothing.
+    ...(g.nvidiaSmi.loop && opts.polling ? { loop: { intervalMs: g.nvidiaSmi.intervalMs } } : {}),
+    ...(kernelLog ? { kernelLog } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   return {
-    source: new NvidiaSmiGpuSource({
-      path: g.nvidiaSmi.path,
-      timeoutMs: g.nvidiaSmi.timeoutMs,
-      detailIntervalMs: g.nvidiaSmi.detailIntervalMs,
-      thresholds: config.health,
-      ...(kernelLog ? { kernelLog } : {}),
-      ...(opts.log ? { log: opts.log } : {}),
-    }),
+    source,
     readBudgetMs: nvidiaSmiReadBudgetMs(g.nvidiaSmi.timeoutMs),
     pollIntervalMs: g.nvidiaSmi.intervalMs,
-    close: () => kernelLog?.close(),
+    close: () => {
+      source.close();
+      kernelLog?.close();
+    },
   };
 }

@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
 import { HealthThresholds } from "@enclave/contracts";
+import { waitFor } from "@enclave/runtime";
 import { KernelLogReader } from "../host/kernel-log.js";
 import { appendKmsg, deriveCsv, FakeNvidiaSmi, fixture, replicateCsv, retargetXml } from "../test-support/fake-nvidia-smi.js";
+import { isAlive } from "../test-support/processes.js";
 import { NvidiaSmiGpuSource } from "./nvidia-smi-gpu-source.js";
 
 const H100_IDLE = fixture("nvidia-smi", "query-gpu", "h100-80gb-hbm3_590.48.01_idle.csv");
@@ -161,10 +163,141 @@ describe("nvidia-smi GPU source", () => {
     assert.equal(gpus[1]?.xidErrors?.[0]?.code, 79);
   });
 
+  test("a GPU that fell off the bus and left nvidia-smi's list is failed by its Xid, not merely unknown", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "enclave-kmsg-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const kmsg = join(dir, "kmsg");
+    writeFileSync(kmsg, "");
+    const two = replicateCsv(H100_IDLE, 2);
+    const { fake, source } = setup(t, { csv: two, kernelLog: kmsg });
+    await source.read();
+    appendKmsg(kmsg, 1, (Date.now() - 1000) * 1000, "NVRM: Xid (PCI:0000:28:00): 79, pid=0, GPU has fallen off the bus.");
+    fake.setCsv(two.split("\n").filter((l) => !l.includes("GPU-00000000-0000-0000-0000-000000000001")).join("\n"));
+    const gpus = await source.read();
+    assert.equal(gpus.length, 2);
+    assert.equal(gpus[1]?.health.state, "failed");
+    assert.match(gpus[1]?.health.reasons[0] ?? "", /^Xid 79 at .*GPU has fallen off the bus/);
+    assert.match(gpus[1]?.health.reasons[1] ?? "", /not in nvidia-smi's output/);
+    assert.equal(gpus[1]?.xidErrors?.[0]?.code, 79);
+    assert.equal(gpus[0]?.health.state, "healthy");
+  });
+
   test("concurrent reads share one nvidia-smi run", async (t) => {
     const { fake, source } = setup(t);
     const [a, b] = await Promise.all([source.read(), source.read()]);
     assert.deepEqual(a, b);
     assert.equal(fake.calls().length, 2, "one query and one XML read");
+  });
+
+  describe("loop mode (nvidia-smi -lms)", () => {
+    const INTERVAL = 200;
+    function looping(t: TestContext, opts: { csv?: string; timeoutMs?: number } = {}) {
+      const fake = new FakeNvidiaSmi({ csv: opts.csv ?? H100_IDLE, xml: XML });
+      const source = new NvidiaSmiGpuSource({
+        path: fake.path,
+        timeoutMs: opts.timeoutMs ?? 1000,
+        detailIntervalMs: 60_000,
+        thresholds: T,
+        loop: { intervalMs: INTERVAL, retryMinMs: 100 },
+      });
+      // The loop first: it writes into the fake's directory.
+      t.after(() => {
+        source.close();
+        fake.remove();
+      });
+      const loops = () => fake.calls().filter((c) => c.endsWith(`-lms ${INTERVAL}`));
+      return { fake, source, loops };
+    }
+    const gone = (pid: number | undefined) => pid !== undefined && !isAlive(pid);
+
+    test("after one call answered, reads come from one long-running nvidia-smi, which close() stops", async (t) => {
+      const { fake, source, loops } = looping(t);
+      await source.read();
+      assert.equal(loops().length, 0, "the first read is one call, which also counts the GPUs");
+      const [g] = await source.read();
+      assert.equal(g?.health.state, "healthy");
+      assert.equal(loops().length, 1);
+      assert.match(loops()[0] ?? "", /^--query-gpu=index,uuid,name,.* --format=csv -lms 200$/);
+      fake.setCsv(H100_LOAD);
+      await waitFor(async () => (await source.read())[0]?.utilizationPct === 100, { timeoutMs: 5000, what: "the loop's newer reading" });
+      assert.equal(fake.calls().filter((c) => c.startsWith("--query-gpu")).length, 2, "one call, then the loop");
+      assert.ok(fake.loopRounds() >= 1);
+      const pid = fake.loopPid();
+      assert.ok(pid !== undefined && isAlive(pid));
+      source.close();
+      await waitFor(() => gone(pid), { timeoutMs: 5000, what: "the loop stopped" });
+    });
+
+    test("the loop asks only for the fields the driver accepted", async (t) => {
+      const { fake, source, loops } = looping(t);
+      fake.reject(["clocks_event_reasons.active"]);
+      await source.read();
+      await source.read();
+      assert.equal(loops().length, 1);
+      // This capture's driver knows neither name of the throttle field once the newer is rejected.
+      assert.ok(loops()[0]?.includes("remapped_rows.failure") && !loops()[0]?.includes("clocks_event_reasons.active") && !loops()[0]?.includes("clocks_throttle_reasons.active"));
+    });
+
+    test("a loop that hangs is stopped at its deadline; single calls decide meanwhile, and a new loop follows", async (t) => {
+      const { fake, source, loops } = looping(t, { timeoutMs: 500 });
+      await source.read();
+      await source.read();
+      const first = fake.loopPid();
+      fake.setMode("hang");
+      // Its last reading serves until the deadline (interval + timeout) passes without a new one.
+      const started = Date.now();
+      const g = await waitFor(
+        async () => {
+          const [x] = await source.read();
+          return x?.health.state === "unknown" ? x : undefined;
+        },
+        { timeoutMs: 4000, intervalMs: 50, what: "unknown, within the deadlines" },
+      );
+      assert.ok(Date.now() - started < 4000, "bounded by the deadlines");
+      assert.match(g?.health.reasons[0] ?? "", /nvidia-smi did not finish within 500 ms and was killed/, "the single call's verdict");
+      await waitFor(() => gone(first), { timeoutMs: 5000, what: "the hung loop killed" });
+      fake.setMode("normal");
+      await waitFor(async () => (await source.read())[0]?.health.state === "healthy" && loops().length === 2, { timeoutMs: 10_000, what: "a new loop" });
+    });
+
+    test("a loop that dies with the driver: unknown with what nvidia-smi said, healthy again once it answers", async (t) => {
+      const { fake, source } = looping(t);
+      await source.read();
+      await source.read();
+      fake.setMode("driver-failure");
+      await waitFor(async () => (await source.read())[0]?.health.state === "unknown", { timeoutMs: 5000, what: "unknown" });
+      const [g] = await source.read();
+      assert.match(g?.health.reasons[0] ?? "", /exited with code 9: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/);
+      fake.setMode("normal");
+      await waitFor(async () => (await source.read())[0]?.health.state === "healthy", { timeoutMs: 10_000, what: "healthy again" });
+    });
+
+    test("a GPU that vanishes while looping is reported unknown; every read still lists all eight", async (t) => {
+      const eight = replicateCsv(H100_IDLE, 8);
+      const { fake, source } = looping(t, { csv: eight });
+      await source.read();
+      assert.equal((await source.read()).length, 8);
+      fake.setCsv(eight.split("\n").filter((l) => !l.includes("GPU-00000000-0000-0000-0000-000000000003")).join("\n"));
+      await waitFor(
+        async () => {
+          const gpus = await source.read();
+          assert.equal(gpus.length, 8);
+          const three = gpus.find((g) => g.uuid.endsWith("000000000003"));
+          return three?.health.state === "unknown" && gpus.filter((g) => g.health.state === "healthy").length === 7;
+        },
+        { timeoutMs: 5000, what: "GPU 3 unknown" },
+      );
+    });
+
+    test("a loop that never prints a reading through the pipe is given up after three tries; single calls go on", async (t) => {
+      const { fake, source, loops } = looping(t, { timeoutMs: 300 });
+      fake.setMode("silent-loop");
+      await source.read();
+      await waitFor(async () => (await source.read())[0]?.health.state === "healthy" && loops().length === 3, { timeoutMs: 15_000, what: "three silent loops" });
+      for (let i = 0; i < 3; i++) assert.equal((await source.read())[0]?.health.state, "healthy");
+      await new Promise((r) => setTimeout(r, 300));
+      await source.read();
+      assert.equal(loops().length, 3, "no fourth loop");
+    });
   });
 });

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import type { Backend, GpuTelemetry } from "@enclave/contracts";
 import type { Logger } from "@enclave/runtime";
-import { SimGpuFaults, SimGpuFleet } from "@enclave/sim";
+// The fleet alone: the package index also loads the engine simulator's HTTP server.
+import { SimGpuFaults } from "@enclave/sim/gpu/faults";
+import { SimGpuFleet } from "@enclave/sim/gpu/fleet";
 import type { GpuSource } from "./gpu-source.js";
 import { DEFAULT_SIM_GPU_LOAD, simGpuLoad, type SimGpuLoadModel } from "./sim-gpu-load.js";
 

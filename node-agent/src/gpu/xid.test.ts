@@ -35,6 +35,21 @@ describe("Xid lines", () => {
     assert.deepEqual(h.recent("0000:03:00.0", 70_000), [], "a third address is not tracked");
     assert.deepEqual(h.recent(null, 70_000), []);
   });
+
+  test("a flood of one application Xid does not push out the hardware Xid that failed the GPU", () => {
+    const h = new XidHistory(3_600_000);
+    const line = (code: number, what: string) => parseXid(`NVRM: Xid (PCI:0000:28:00): ${code}, pid=1234, name=python3, ${what}`, 0);
+    const fell = parseXid("NVRM: Xid (PCI:0000:28:00): 79, pid=0, GPU has fallen off the bus.", 1000);
+    assert.ok(fell);
+    h.add([fell]);
+    for (let i = 0; i < 200; i++) {
+      const r = line(43, "Ch 00000008, intr 00000000. Graphics Exception");
+      assert.ok(r);
+      h.add([{ ...r, time: 2000 + i }]);
+    }
+    const recent = h.recent("00000000:28:00.0", 5000);
+    assert.deepEqual(recent.map((x) => [x.code, x.time]), [[79, 1000], [43, 2199]], "each code once, at its latest, newest last");
+  });
 });
 
 describe("kernel log", () => {

@@ -22,11 +22,14 @@ export function parseXid(message: string, time: number): XidRecord | undefined {
 }
 
 /**
- * Keeps the Xid errors of the last `windowMs` per GPU, at most `perGpu` of them, so health
- * can weigh recent ones and metrics can show the last code.
+ * Keeps the Xid errors of the last `windowMs` per GPU: the latest of each code, for at most
+ * `perGpu` codes, so health can weigh recent ones and metrics can show the last code. By
+ * code rather than the last N events: applications raise some Xids by the hundred (13, 31,
+ * 43 on every faulting kernel), and such a flood must not push out the one Xid 79 or 48
+ * that failed the GPU.
  */
 export class XidHistory {
-  private readonly byPci = new Map<string, XidEvent[]>();
+  private readonly byPci = new Map<string, Map<number, XidEvent>>();
 
   constructor(
     private readonly windowMs: number,
@@ -36,26 +39,31 @@ export class XidHistory {
 
   add(records: readonly XidRecord[]): void {
     for (const r of records) {
-      let list = this.byPci.get(r.pci);
-      if (!list) {
+      let codes = this.byPci.get(r.pci);
+      if (!codes) {
         // A flood of addresses that are no GPU of ours must not grow the map without end.
         if (this.byPci.size >= this.maxGpus) continue;
-        list = [];
-        this.byPci.set(r.pci, list);
+        codes = new Map();
+        this.byPci.set(r.pci, codes);
       }
-      list.push({ code: r.code, time: r.time, message: r.message });
-      if (list.length > this.perGpu) list.splice(0, list.length - this.perGpu);
+      const seen = codes.get(r.code);
+      if (seen && seen.time > r.time) continue;
+      codes.delete(r.code);
+      codes.set(r.code, { code: r.code, time: r.time, message: r.message });
+      if (codes.size > this.perGpu) {
+        const oldest = [...codes.values()].reduce((a, b) => (b.time < a.time ? b : a));
+        codes.delete(oldest.code);
+      }
     }
   }
 
-  /** The recent errors of the GPU at `pciBusId`, oldest first. */
+  /** The recent errors of the GPU at `pciBusId`, the latest of each code, oldest first. */
   recent(pciBusId: string | null | undefined, now: number): XidEvent[] {
     const key = pciKey(pciBusId);
     if (key === null) return [];
-    const list = this.byPci.get(key);
-    if (!list) return [];
-    const fresh = list.filter((x) => now - x.time <= this.windowMs);
-    if (fresh.length !== list.length) this.byPci.set(key, fresh);
-    return [...fresh];
+    const codes = this.byPci.get(key);
+    if (!codes) return [];
+    for (const [code, x] of codes) if (now - x.time > this.windowMs) codes.delete(code);
+    return [...codes.values()].sort((a, b) => a.time - b.time);
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { NodeReport } from "@enclave/contracts";
 import type { Logger } from "@enclave/runtime";
-import { Agent as HttpAgent, request } from "undici";
+import { errorText, HttpClient } from "../http/http-client.js";
 
 /** ok: the scheduler accepted it; rejected: it answered non-2xx; error: no answer; invalid: the report broke the schema, not sent. */
 export type HeartbeatResult = "ok" | "rejected" | "error" | "invalid";
@@ -35,18 +35,14 @@ export class HeartbeatLoop {
   private again = false;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private readonly dispatcher: HttpAgent;
+  private readonly client: HttpClient;
   private readonly debounceMs: number;
 
   constructor(private readonly o: HeartbeatLoopOptions) {
     this.debounceMs = o.debounceMs ?? 50;
     const ca = o.caFile === undefined ? undefined : readCaFile(o.caFile);
-    this.dispatcher = new HttpAgent({
-      connect: { timeout: o.timeoutMs, ...(ca !== undefined ? { ca } : {}) },
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
-      keepAliveTimeout: 30_000,
-    });
+    // Below the scheduler's (Fastify's 72 s) keep-alive timeout, so the pooled connection is never reused as it closes.
+    this.client = new HttpClient({ timeoutMs: o.timeoutMs, idleMs: 30_000, ...(ca !== undefined ? { ca } : {}) });
   }
 
   start(): void {
@@ -66,7 +62,7 @@ export class HeartbeatLoop {
       this.closed = true;
       clearTimeout(this.timer);
       await this.inFlight;
-      await this.dispatcher.close();
+      this.client.close();
     })();
     return this.closing;
   }
@@ -109,19 +105,17 @@ export class HeartbeatLoop {
       return "invalid";
     }
     try {
-      const res = await request(this.o.url, {
+      const res = await this.client.request(this.o.url, {
         method: "POST",
-        dispatcher: this.dispatcher,
         headers: { authorization: `Bearer ${this.o.token}`, "content-type": "application/json" },
         body: JSON.stringify(parsed.data),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
+        maxBodyBytes: MAX_ANSWER_BYTES,
       });
-      const answer = await readBounded(res.body);
-      if (res.statusCode >= 200 && res.statusCode < 300) return "ok";
-      this.o.log.warn({ status: res.statusCode, answer: answer.slice(0, 300) }, "scheduler rejected heartbeat");
+      if (res.status >= 200 && res.status < 300) return "ok";
+      this.o.log.warn({ status: res.status, answer: res.body.slice(0, 300) }, "scheduler rejected heartbeat");
       return "rejected";
     } catch (e) {
-      this.o.log.warn({ err: e instanceof Error ? e.message : String(e) }, "heartbeat failed");
+      this.o.log.warn({ err: errorText(e) }, "heartbeat failed");
       return "error";
     }
   }
@@ -134,19 +128,4 @@ function readCaFile(file: string): Buffer {
   } catch (e) {
     throw new Error(`scheduler.caFile ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }
-}
-
-async function readBounded(body: AsyncIterable<unknown> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > MAX_ANSWER_BYTES) {
-      body.destroy();
-      break;
-    }
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

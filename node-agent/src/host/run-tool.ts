@@ -21,19 +21,39 @@ export type ToolOutcome =
 /** After the kill, how long to wait for the pipes to close; a process stuck in the kernel may never close them. */
 const AFTER_KILL_MS = 1000;
 
+/** One started call: how it ended for the caller, and when its process is really gone. */
+export interface ToolRun {
+  outcome: Promise<ToolOutcome>;
+  /**
+   * Resolves once the process has exited. After a kill the outcome comes at most
+   * AFTER_KILL_MS later, but a process stuck in the kernel (a GPU driver that hangs) may
+   * outlive its kill by hours; this says when it is gone.
+   */
+  ended: Promise<void>;
+}
+
 /**
  * Runs a host tool (nvidia-smi, ipmitool) without a shell, with a deadline and an output
  * bound. The tool gets its own process group so that a kill reaches whatever it started.
  */
 export function runTool(file: string, args: readonly string[], opts: RunToolOptions): Promise<ToolOutcome> {
-  return new Promise((resolve) => {
+  return startTool(file, args, opts).outcome;
+}
+
+/** runTool, also saying when the process is gone. */
+export function startTool(file: string, args: readonly string[], opts: RunToolOptions): ToolRun {
+  let markEnded: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+  const outcome = new Promise<ToolOutcome>((resolve) => {
     let child;
     try {
       child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, env: opts.env ?? process.env });
     } catch (e) {
+      markEnded();
       resolve({ kind: "spawn-error", error: describeSpawnError(file, e) });
       return;
     }
+    child.once("exit", () => markEnded());
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let bytes = 0;
@@ -69,12 +89,56 @@ export function runTool(file: string, args: readonly string[], opts: RunToolOpti
     const deadline = setTimeout(() => kill("timeout"), opts.timeoutMs);
     deadline.unref();
 
-    child.on("error", (e) => settle({ kind: "spawn-error", error: describeSpawnError(file, e) }));
+    child.on("error", (e) => {
+      // No process was started (or it is gone): nothing can linger.
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) markEnded();
+      settle({ kind: "spawn-error", error: describeSpawnError(file, e) });
+    });
     child.on("close", (code, signal) => {
       if (ending) settle({ kind: ending, stdout: text(out), stderr: text(err) });
       else settle({ kind: "exited", code, signal, stdout: text(out), stderr: text(err) });
     });
   });
+  return { outcome, ended };
+}
+
+/** Calls waiting behind the one in flight; more means the tool cannot keep up, and the caller hears so. */
+const MAX_QUEUED = 8;
+
+/**
+ * Calls of one tool against one device, one at a time: each starts when the one before it
+ * has ended, and none starts while a call that was killed has not exited (a process stuck
+ * in the kernel): a new one would only get stuck beside it, and they would pile up with
+ * every poll. Such calls end at once with the reason instead.
+ */
+export class ToolLane {
+  private tail: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  /** The last call's process, while it has not exited. */
+  private lingering: Promise<void> | undefined;
+
+  constructor(
+    private readonly tool: string,
+    private readonly start: typeof startTool = startTool,
+  ) {}
+
+  run(file: string, args: readonly string[], opts: RunToolOptions): Promise<ToolOutcome> {
+    if (this.queued >= MAX_QUEUED) return Promise.resolve({ kind: "spawn-error", error: `${this.tool} is busy: too many calls waiting` });
+    this.queued++;
+    const call = this.tail.then((): Promise<ToolOutcome> | ToolOutcome => {
+      if (this.lingering) {
+        return { kind: "spawn-error", error: `an earlier ${this.tool} call was killed and has not exited (stuck in the kernel?); no new one starts until it does` };
+      }
+      const run = this.start(file, args, opts);
+      const ended = run.ended.then(() => {
+        if (this.lingering === ended) this.lingering = undefined;
+      });
+      this.lingering = ended;
+      return run.outcome;
+    });
+    this.tail = call.finally(() => this.queued--);
+    return call;
+  }
 }
 
 /** One line for logs and reports: what went wrong with the call. */
@@ -100,7 +164,8 @@ export function firstLine(s: string, max = 200): string {
   return line.trim().slice(0, max);
 }
 
-function killGroup(pid: number | undefined): void {
+/** SIGKILL to the process group a detached child leads (to the child alone if that fails). */
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
     process.kill(-pid, "SIGKILL");
@@ -113,7 +178,8 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-function describeSpawnError(file: string, e: unknown): string {
+/** Why a tool could not be started, in a report's words: `nvidia-smi: not found`. */
+export function describeSpawnError(file: string, e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return `${file}: not found`;
   if (code === "EACCES") return `${file}: permission denied`;

@@ -58,6 +58,12 @@ describe("node jobs", () => {
       assert.equal(o.kind, "rejected", JSON.stringify(data));
       assert.match(reason(o), re);
     }
+    const logging = await run({ ...START, args: ["--max-num-seqs", "8", "--enable-log-requests"] });
+    assert.equal(logging.kind, "rejected");
+    assert.match(reason(logging), /--enable-log-requests would record prompts or completions on the node/);
+    const dump = await run({ ...START, engine: "sglang", args: ["--crash-dump-folder=/secret/path"] });
+    assert.match(reason(dump), /^engine argument --crash-dump-folder would record/);
+    assert.ok(!reason(dump).includes("/secret/path"));
     const foreign = await run({ ...START, gpus: ["GPU-a", "GPU-zzz"] });
     assert.deepEqual(foreign, { kind: "rejected", reason: "no such GPU on this node: GPU-zzz" });
     assert.equal(driver.handles.length, 0);

@@ -1,5 +1,6 @@
 import { NodeJob, type JobResult, type StartJob, type StopJob } from "@enclave/contracts";
 import type { BackendSet } from "../backends/backend-set.js";
+import { requestContentArg } from "../engine/profiles/engine-profile.js";
 import type { EngineSupervisor } from "../supervisor/engine-supervisor.js";
 
 /**
@@ -32,6 +33,10 @@ export async function handleNodeJob(data: unknown, ctx: NodeJobContext): Promise
 }
 
 async function start(job: StartJob, ctx: NodeJobContext): Promise<JobOutcome> {
+  const logging = requestContentArg(job.args);
+  if (logging !== undefined) {
+    return { kind: "rejected", reason: `engine argument ${logging.split("=")[0]} would record prompts or completions on the node; the agent never runs an engine with it` };
+  }
   const known = ctx.gpuUuids();
   if (known) {
     const unknown = job.gpus.filter((g) => !known.includes(g));

@@ -10,7 +10,8 @@ export function fixture(...parts: string[]): string {
   return readFileSync(join(FIXTURES, ...parts), "utf8");
 }
 
-export type FakeMode = "normal" | "hang" | "driver-failure" | "garbage";
+/** `silent-loop`: loop mode prints its header and then nothing, like a tool holding piped output back; single calls answer. */
+export type FakeMode = "normal" | "hang" | "driver-failure" | "garbage" | "silent-loop";
 
 /**
  * A stand-in for nvidia-smi: a small sh script that answers `--query-gpu=a,b,c --format=csv`
@@ -60,6 +61,15 @@ export class FakeNvidiaSmi {
     }
   }
 
+  /** The PID of the last loop-mode call. */
+  loopPid(): number | undefined {
+    try {
+      return Number(readFileSync(join(this.dir, "loop.pid"), "utf8").trim());
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The argument lists of every call so far. */
   calls(): string[] {
     try {
@@ -71,6 +81,15 @@ export class FakeNvidiaSmi {
 
   clearCalls(): void {
     writeFileSync(join(this.dir, "calls.log"), "");
+  }
+
+  /** How many rounds of rows loop-mode calls (`-lms`) have printed so far. */
+  loopRounds(): number {
+    try {
+      return readFileSync(join(this.dir, "rounds.log"), "utf8").split("\n").filter((l) => l !== "").length;
+    } catch {
+      return 0;
+    }
   }
 
   remove(): void {
@@ -134,22 +153,33 @@ const SCRIPT = `#!/bin/sh
 # Fake nvidia-smi for tests (see fake-nvidia-smi.ts). Answers from files next to it.
 d=$(dirname "$0")
 echo "$*" >> "$d/calls.log"
-case "$(cat "$d/mode" 2>/dev/null)" in
-  hang) echo $$ > "$d/hang.pid"; exec sleep 600 ;;
-  driver-failure)
-    echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."
-    exit 9 ;;
-  garbage) printf '\\033[1;31m*** segfault in libnvidia-ml\\n\\0\\001\\377 ,,,, [[[\\n'; exit 0 ;;
-esac
-q=""
+# What the current mode makes of this call (or, in loop mode, of this round).
+act() {
+  case "$(cat "$d/mode" 2>/dev/null)" in
+    hang) echo $$ > "$d/hang.pid"; exec sleep 600 ;;
+    driver-failure)
+      echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."
+      exit 9 ;;
+    garbage) printf '\\033[1;31m*** segfault in libnvidia-ml\\n\\0\\001\\377 ,,,, [[[\\n'; [ -n "$loop" ] && return 1; exit 0 ;;
+    silent-loop) [ -n "$loop" ] && return 1 ;;
+  esac
+  return 0
+}
+q=""; loop=""; prev=""
 for a in "$@"; do
   case "$a" in
     --query-gpu=*) q="\${a#--query-gpu=}" ;;
-    -x) cat "$d/detail.xml"; exit 0 ;;
+    --loop-ms=*) loop="\${a#--loop-ms=}" ;;
   esac
+  [ "$prev" = "-lms" ] && loop="$a"
+  prev="$a"
 done
+[ -n "$loop" ] || act
+case " $* " in *" -x "*) cat "$d/detail.xml"; exit 0 ;; esac
 [ -n "$q" ] || { echo "fake nvidia-smi: only --query-gpu and -q -x" >&2; exit 2; }
-exec awk -v q="$q" -v rejectfile="$d/reject" '
+# part: all (one call), header or rows (a loop prints the header once, then rows each round).
+project() {
+  awk -v q="$q" -v part="$1" -v rejectfile="$d/reject" '
   BEGIN {
     FS = ", "
     while ((getline line < rejectfile) > 0) if (line != "") rejected[line] = 1
@@ -160,10 +190,21 @@ exec awk -v q="$q" -v rejectfile="$d/reject" '
     for (j = 1; j <= n; j++) if (!(want[j] in col) || (want[j] in rejected)) {
       printf "Field \\"%s\\" is not a valid field to query.\\n\\n", want[j]; bad = 1; exit 2
     }
-    for (j = 1; j <= n; j++) printf "%s%s", (j > 1 ? ", " : ""), head[want[j]]
-    printf "\\n"; next
+    if (part != "rows") { for (j = 1; j <= n; j++) printf "%s%s", (j > 1 ? ", " : ""), head[want[j]]; printf "\\n" }
+    if (part == "header") exit 0
+    next
   }
   NF > 0 { for (j = 1; j <= n; j++) printf "%s%s", (j > 1 ? ", " : ""), $(col[want[j]]); printf "\\n" }
   END { if (bad) exit 2 }
-' "$d/query.csv"
+  ' "$d/query.csv"
+}
+[ -n "$loop" ] || { project all; exit $?; }
+project header || exit 2
+echo $$ > "$d/loop.pid"
+secs=$(awk -v ms="$loop" 'BEGIN { printf "%.3f", ms / 1000 }')
+while :; do
+  # Gone with its reader, as nvidia-smi is: a write to a closed pipe ends awk, then the loop.
+  if act; then project rows || exit 1; echo "$q" >> "$d/rounds.log"; fi
+  sleep "$secs"
+done
 `;

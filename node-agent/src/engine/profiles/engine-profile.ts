@@ -32,6 +32,12 @@ export interface EngineProfile {
   };
   /** Always passed, after the settings and before the deployment's extra arguments. */
   fixedArgs: readonly string[];
+  /**
+   * Flags that make the engine write request or response content to its log or its disk. The
+   * agent refuses deployments that pass them: an engine's log tail travels to the scheduler,
+   * and prompts never may (the tail is filtered too; this keeps them out of the node's logs).
+   */
+  requestContentFlags: readonly string[];
   probe: EngineProbeSpec;
 }
 
@@ -53,7 +59,10 @@ export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>>
       gpuMemoryFraction: "--gpu-memory-utilization",
       contextLength: "--max-model-len",
     },
+    // Request logging is off by default since vLLM 0.10.1 (`--enable-log-requests`); before, it was
+    // on unless `--disable-log-requests`, a flag later versions drop, so none is passed here.
     fixedArgs: [],
+    requestContentFlags: ["--enable-log-requests", "--no-disable-log-requests", "--enable-log-outputs"],
     probe: { healthPath: "/health", metricsPath: "/metrics", loadMetrics: VLLM_LOAD_METRICS },
   },
   sglang: {
@@ -71,6 +80,8 @@ export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>>
     },
     // SGLang serves /metrics only when asked to.
     fixedArgs: ["--enable-metrics"],
+    // SGLang logs no request content unless `--log-requests`; a crash dump holds the last requests.
+    requestContentFlags: ["--log-requests", "--crash-dump-folder"],
     probe: { healthPath: "/health", metricsPath: "/metrics", loadMetrics: SGLANG_LOAD_METRICS },
   },
   sim: {
@@ -87,9 +98,19 @@ export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>>
       contextLength: "--max-model-len",
     },
     fixedArgs: [],
+    requestContentFlags: [],
     probe: { healthPath: "/health", metricsPath: "/metrics", loadMetrics: VLLM_LOAD_METRICS },
   },
 };
+
+/**
+ * The first deployment argument that would make an engine record request content, by any
+ * profile's flags (`--flag` or `--flag=value`); undefined when there is none.
+ */
+export function requestContentArg(args: readonly string[]): string | undefined {
+  const flags = Object.values(ENGINE_PROFILES).flatMap((p) => p.requestContentFlags);
+  return args.find((a) => flags.some((f) => a === f || a.startsWith(`${f}=`)));
+}
 
 /** The settings of one engine run, from the start job and the agent's choices. */
 export interface EngineSettings {
