@@ -316,6 +316,20 @@ scheduler_audit_ships() { # the scheduler's operator actions go to a spool shipp
     if (pinned !== c.auth.nodes.length || pinned === 0) throw new Error(\"nodes not pinned to their region\");
     console.log(\"audit spool \" + c.audit.spool.dir + \" → syslog+tls://\" + sink.host + \":\" + sink.port + \"; \" + pinned + \" nodes pinned; metrics on \" + c.metricsListen?.port);" "$1"' /opt/enclave/node/bin/node /etc/enclave/scheduler.yaml
 }
+gpu_server_renders() { # the real-hardware branch of the gpu_node role (nvidia-smi, Docker, BMC over LAN), rendered and checked
+  local dest=$TARGET/tmp/gpu-eu-1 rc=0
+  (cd "$ANSIBLE_DIR" && ansible-playbook -i inventories/example playbooks/render-gpu-node.yml -e node=gpu-eu-1 -e dest="$dest") >"$WORK/gpu-node.log" 2>&1 ||
+    { tail -n 30 "$WORK/gpu-node.log"; return 1; }
+  in_chroot /usr/local/bin/enclave config check agent /tmp/gpu-eu-1/agent.yaml || rc=1
+  grep -q '"nvidia-smi"' "$dest/agent.yaml" && grep -q '"docker"' "$dest/agent.yaml" && grep -q 'interface: "open"' "$dest/agent.yaml" ||
+    { echo "not the real-hardware config:"; cat "$dest/agent.yaml"; rc=1; }
+  cp "$dest/enclave-agent.service" "$TARGET/etc/systemd/system/enclave-agent-gpu.service"
+  unit_verifies enclave-agent-gpu.service || rc=1
+  grep -Eq '^CapabilityBoundingSet=CAP_SYSLOG$' "$dest/enclave-agent.service" || { echo "no CAP_SYSLOG-only bounding set for /dev/kmsg"; rc=1; }
+  grep -Eq '^DeviceAllow=char-ipmidev rw$' "$dest/enclave-agent.service" || { echo "the unit does not let the agent open /dev/ipmi0"; rc=1; }
+  rm -f "$TARGET/etc/systemd/system/enclave-agent-gpu.service"
+  return $rc
+}
 router_loads_in_netns() { # the router ruleset loads for real, twice (a reload replaces only its table)
   local ns=enclave-ci-$$ rc=0 listed=""
   ip netns add "$ns"
@@ -357,6 +371,7 @@ step_verify() {
   check "router ruleset loads into a network namespace" router_loads_in_netns
   check "the gateway's API keys file parses" api_keys_file_parses
   check "the scheduler's audit ships to the region's sink; its nodes are pinned" scheduler_audit_ships
+  check "a GPU server's agent config and unit (nvidia-smi, Docker, BMC) render and check out" gpu_server_renders
   check "rsyslogd -N1 (whole rsyslog config)" in_chroot rsyslogd -N1
   check "file modes of configs, secrets and keys" file_modes \
     "750 root enclave /etc/enclave" "750 root enclave /etc/enclave/secrets" \

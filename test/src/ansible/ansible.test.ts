@@ -146,6 +146,7 @@ test("Ansible roles: lint, real apply to a Debian chroot, idempotence, produced 
       "router ruleset loads into a network namespace",
       "the gateway's API keys file parses",
       "the scheduler's audit ships to the region's sink; its nodes are pinned",
+      "a GPU server's agent config and unit (nvidia-smi, Docker, BMC) render and check out",
       "rsyslogd -N1 (whole rsyslog config)",
       "file modes of configs, secrets and keys",
       "no plaintext secret in configs or ACLs",
