@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Engine, Id, Jurisdiction, ModelName, Region } from "./common.js";
+import { requestContentArg } from "./engine-args.js";
 
 /** A node id, or a glob over ids: `*` matches any run of characters (`gpu-eu-*`). */
 export const NodePattern = z.string().min(1).max(63).regex(/^[A-Za-z0-9*][A-Za-z0-9._*-]*$/, "a node id or a glob of letters, digits, '.', '_', '-' and '*'");
@@ -19,7 +20,11 @@ export const Deployment = z.strictObject({
   model: ModelName,
   engine: Engine.default("vllm"),
   image: z.string().min(1).optional(),
-  args: z.array(z.string()).default([]),
+  /** Passed to the engine last; never a flag that makes it log or dump request content. */
+  args: z.array(z.string()).default([]).superRefine((args, ctx) => {
+    const bad = requestContentArg(args);
+    if (bad !== undefined) ctx.addIssue({ code: "custom", message: `"${bad.slice(0, 100)}" makes the engine write request or response content to its logs or disk; prompts never leave the data path` });
+  }),
   /** Fraction of each GPU's memory the engine may take (vLLM `--gpu-memory-utilization`, SGLang `--mem-fraction-static`); engine default when absent. */
   gpuMemoryFraction: z.number().gt(0).max(1).optional(),
   /** Longest context the engine serves, tokens (vLLM `--max-model-len`, SGLang `--context-length`); the model's own when absent. */

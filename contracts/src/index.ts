@@ -4,6 +4,7 @@ export * from "./backend.js";
 export * from "./node-report.js";
 export * from "./route-table.js";
 export * from "./deployment.js";
+export * from "./engine-args.js";
 export * from "./job.js";
 export * from "./audit-record.js";
 export * from "./config/shared.js";

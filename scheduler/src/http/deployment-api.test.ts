@@ -83,6 +83,9 @@ describe("deployment API", () => {
     assert.match(bad.message, /gpusPerReplica: /);
     assert.match(bad.message, /colour/);
 
+    const logging = await errorOf(await s.send("PUT", "/v1/deployments/chat", { ...spec, args: ["--max-num-seqs", "8", "--enable-log-requests"] }));
+    assert.deepEqual([logging.status, logging.message], [400, 'invalid deployment: args: "--enable-log-requests" makes the engine write request or response content to its logs or disk; prompts never leave the data path']);
+
     const other = await errorOf(await s.send("PUT", "/v1/deployments/chat", { ...spec, name: "other" }));
     assert.deepEqual([other.status, other.message], [400, 'invalid deployment: name "other" in the body of a request for "chat"']);
     assert.equal((await s.send("PUT", "/v1/deployments/chat", "[1,2]")).status, 400);
@@ -94,6 +97,7 @@ describe("deployment API", () => {
     assert.deepEqual(
       (await s.auditRecords()).map((r) => [r.action, r.status]),
       [
+        ["deployment.apply", 400],
         ["deployment.apply", 400],
         ["deployment.apply", 400],
         ["deployment.apply", 400],

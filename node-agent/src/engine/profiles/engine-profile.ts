@@ -1,4 +1,4 @@
-import type { EngineProfileName } from "@enclave/contracts";
+import { REQUEST_CONTENT_FLAGS, type EngineProfileName } from "@enclave/contracts";
 import { SGLANG_LOAD_METRICS, VLLM_LOAD_METRICS, type LoadMetricNames } from "../engine-load.js";
 
 /** How the agent asks a running engine whether it is ready and how loaded it is. */
@@ -62,7 +62,7 @@ export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>>
     // Request logging is off by default since vLLM 0.10.1 (`--enable-log-requests`); before, it was
     // on unless `--disable-log-requests`, a flag later versions drop, so none is passed here.
     fixedArgs: [],
-    requestContentFlags: ["--enable-log-requests", "--no-disable-log-requests", "--enable-log-outputs"],
+    requestContentFlags: REQUEST_CONTENT_FLAGS.vllm,
     probe: { healthPath: "/health", metricsPath: "/metrics", loadMetrics: VLLM_LOAD_METRICS },
   },
   sglang: {
@@ -80,8 +80,7 @@ export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>>
     },
     // SGLang serves /metrics only when asked to.
     fixedArgs: ["--enable-metrics"],
-    // SGLang logs no request content unless `--log-requests`; a crash dump holds the last requests.
-    requestContentFlags: ["--log-requests", "--crash-dump-folder"],
+    requestContentFlags: REQUEST_CONTENT_FLAGS.sglang,
     probe: { healthPath: "/health", metricsPath: "/metrics", loadMetrics: SGLANG_LOAD_METRICS },
   },
   sim: {
@@ -103,14 +102,8 @@ export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>>
   },
 };
 
-/**
- * The first deployment argument that would make an engine record request content, by any
- * profile's flags (`--flag` or `--flag=value`); undefined when there is none.
- */
-export function requestContentArg(args: readonly string[]): string | undefined {
-  const flags = Object.values(ENGINE_PROFILES).flatMap((p) => p.requestContentFlags);
-  return args.find((a) => flags.some((f) => a === f || a.startsWith(`${f}=`)));
-}
+/** Deployment arguments that would make an engine record request content (contracts' list, one place). */
+export { requestContentArg } from "@enclave/contracts";
 
 /** The settings of one engine run, from the start job and the agent's choices. */
 export interface EngineSettings {
