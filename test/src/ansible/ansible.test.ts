@@ -172,11 +172,11 @@ test("Ansible roles: lint, real apply to a Debian chroot, idempotence, produced 
     // The allowed rows between segments, each with its ports; the intra-segment rows stay out.
     const allowed: [string, RegExp][] = [
       ["clients-gateway", /ip saddr != @all_segments_v4 ip daddr @seg_dmz_v4 tcp dport \{ 8443 \} accept/],
-      ["gateway-engines", /ip saddr @seg_dmz_v4 ip daddr @seg_inference_v4 tcp dport \{ 20000-20999 \} accept/],
+      ["gateway-engines", /ip saddr @seg_dmz_v4 ip daddr @zone_inference_gpu_nodes_v4 tcp dport \{ 20000-20999 \} accept/],
       ["gateway-scheduler", /ip saddr @seg_dmz_v4 ip daddr @zone_inference_schedulers_v4 tcp dport \{ 8090 \} accept/],
       ["gateway-audit", /ip saddr @seg_dmz_v4 ip daddr @seg_logging_v4 tcp dport \{ 6514 \} accept/],
       ["scheduler-audit", /ip saddr @zone_inference_schedulers_v4 ip daddr @seg_logging_v4 tcp dport \{ 6514 \} accept/],
-      ["prometheus-agents", /ip saddr @seg_logging_v4 ip daddr @seg_inference_v4 tcp dport \{ 9400 \} accept/],
+      ["prometheus-agents", /ip saddr @seg_logging_v4 ip daddr @zone_inference_gpu_nodes_v4 tcp dport \{ 9400 \} accept/],
       ["prometheus-scheduler", /ip saddr @seg_logging_v4 ip daddr @zone_inference_schedulers_v4 tcp dport \{ 9401 \} accept/],
       ["prometheus-gateways", /ip saddr @seg_logging_v4 ip daddr @seg_dmz_v4 tcp dport \{ 8443 \} accept/],
     ];
@@ -189,7 +189,8 @@ test("Ansible roles: lint, real apply to a Debian chroot, idempotence, produced 
     // The "no" rows, counted, after every accept.
     const denyAt = forward.indexOf("counter name deny_inference_to_dmz drop");
     assert.ok(denyAt > forward.lastIndexOf(" accept"), "the deny rows come after the allowed flows");
-    assert.match(forward, /ip saddr @seg_inference_v4 ip daddr != @seg_inference_v4 counter name deny_gpu_nodes_egress drop/);
+    assert.match(forward, /ip saddr @zone_inference_gpu_nodes_v4 ip daddr != @seg_inference_v4 counter name deny_gpu_nodes_egress drop/);
+    assert.match(nft, /set zone_inference_gpu_nodes_v4 \{[^}]*elements = \{ 10\.10\.2\.21, 10\.10\.2\.22 \}/);
     assert.match(nft, /set zone_inference_schedulers_v4 \{[^}]*elements = \{ 10\.10\.2\.10 \}/);
   });
 

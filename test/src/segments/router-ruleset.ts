@@ -29,6 +29,7 @@ export function topologyVars(): Record<string, unknown> {
   return {
     enclave_segment_cidrs: { dmz: [`${SUBNETS.dmz}.0/24`], inference: [`${SUBNETS.inference}.0/24`], logging: [`${SUBNETS.logging}.0/24`] },
     enclave_scheduler_addresses: [host("scheduler").address],
+    enclave_gpu_node_addresses: [host("gpu1").address, host("gpu2").address],
     enclave_management: { cidrs: [], ssh_port: 22 },
     enclave_ntp_servers: [],
     enclave_dns_servers: [],
