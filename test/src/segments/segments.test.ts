@@ -223,7 +223,9 @@ test("the segments: DESIGN §1's flow matrix on real network stacks, with the fi
     // Grouped by the matrix's rows, in DESIGN §1's order (the end-to-end evidence next to its row's probes).
     const order: string[] = Object.values(CELLS);
     const report = formatReport([...rows].sort((x, y) => order.indexOf(x.cell) - order.indexOf(y.cell)), header);
-    if ((t as { passed?: boolean }).passed === false && stack.procs) for (const p of stack.procs) console.log(`--- ${p.name} (last lines)\n${p.tail().slice(-1500)}`.replace(/^/gm, "# "));
+    // Node 20's TestContext has no `passed`: a failed row (or a setup that never finished) is the signal.
+    const failed = rows.some((r) => !r.pass) || stack.routes === undefined;
+    if (failed && stack.procs) for (const p of stack.procs) console.log(`--- ${p.name} (last lines)\n${p.tail().slice(-1500)}`.replace(/^/gm, "# "));
     await tearDown(stack);
     const left = stack.topo ? await stack.topo.namespaces() : [];
     console.log(`${report}\nnamespaces during the run: ${namespaces.length}, left after teardown: ${left.length}; total ${((Date.now() - started) / 1000).toFixed(1)} s`.replace(/^/gm, "# "));
@@ -292,18 +294,22 @@ test("the segments: DESIGN §1's flow matrix on real network stacks, with the fi
 
   await t.test("its audit record, and the scheduler's record of the operator action, arrive in logging over mutual TLS and verify with `enclave audit verify`", async () => {
     // Each chain sealed by a checkpoint after its records, so --sealed can prove nothing was cut.
+    let seen = "nothing stored yet";
     const stored = await waitFor(
       async () => {
         const es = entries(await auditLines(s.auditLog));
         const chat = es.find((e) => e.emitter === EMITTERS.gateway && e.action === "chat.completions" && e.backendId === backend);
         const op = es.find((e) => e.emitter === EMITTERS.scheduler && e.action === "deployment.apply");
-        const sealed = (emitter: string) => es.filter((e) => e.emitter === emitter).at(-1)?.kind === "checkpoint";
+        const last = (emitter: string) => es.filter((e) => e.emitter === emitter).at(-1);
+        const sealed = (emitter: string) => last(emitter)?.kind === "checkpoint";
+        const tail = (emitter: string) => `${emitter} ends with ${last(emitter)?.kind ?? "nothing"} seq ${String(last(emitter)?.seq ?? "-")}`;
+        seen = `${es.length} entries; chat record ${chat ? "stored" : "missing"}; deployment record ${op ? "stored" : "missing"}; ${tail(EMITTERS.gateway)}; ${tail(EMITTERS.scheduler)}`;
         return chat && op && sealed(EMITTERS.gateway) && sealed(EMITTERS.scheduler) ? { chat: AuditRecord.parse(chat), op: AuditRecord.parse(op) } : undefined;
       },
-      { timeoutMs: 20_000, intervalMs: 200, what: "the chat's and the deployment's records, each chain sealed, in logging" },
+      { timeoutMs: 30_000, intervalMs: 200, what: "the chat's and the deployment's records, each chain sealed, in logging" },
     ).catch((e: Error) => {
-      rows.push({ cell: CELLS.dmzLogging, expect: "allowed", from: "gateway", probe: "the chat's audit record stored in logging", result: "not stored", control: "-", pass: false, why: e.message });
-      throw e;
+      rows.push({ cell: CELLS.dmzLogging, expect: "allowed", from: "gateway", probe: "the chat's audit record stored in logging", result: "not stored", control: "-", pass: false, why: `${e.message} (${seen})` });
+      throw new Error(`${e.message}: ${seen}`);
     });
     rows.push({ cell: CELLS.dmzLogging, expect: "allowed", from: "gateway", probe: "the chat's audit record stored in logging", result: `seq ${stored.chat.seq}, ${stored.chat.decision}, ${stored.chat.status}`, control: "-", pass: stored.chat.status === 200 && stored.chat.tenant === "acme" && stored.chat.region === REGION });
     rows.push({ cell: CELLS.schedulerLogging, expect: "allowed", from: "scheduler", probe: "`enclave deploy apply`'s operator record stored in logging", result: `${stored.op.principal}, ${stored.op.status}`, control: "-", pass: stored.op.principal === "ops-alice" && stored.op.status === 201 && stored.op.model === MODEL });
