@@ -183,6 +183,7 @@ export class AuditTrail {
       chain: region,
       segmentBytes: this.o.spool.segmentBytes,
       groupCommit: this.o.spool.groupCommit,
+      acknowledge: this.o.spool.acknowledge,
       maxRecordBytes: this.o.maxRecordBytes,
       budget: this.budget,
       log: this.log,

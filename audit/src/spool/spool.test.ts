@@ -11,6 +11,7 @@ import { SpoolBudget } from "./budget.js";
 import { encodeFrame } from "./frame.js";
 import { Spool, SpoolFullError, type SpoolOptions } from "./spool.js";
 import { generateKeyPairSync } from "node:crypto";
+import { waitFor } from "@enclave/runtime";
 
 function options(dir: string, o: Partial<SpoolOptions> = {}): SpoolOptions {
   return {
@@ -193,4 +194,41 @@ test("a crash while a segment is being created leaves no half segment", async (t
   const s = await openSpool(t, options(dir));
   assert.deepEqual((await readdir(dir)).filter((n) => n.includes(".seg")), ["00000000000000000000.seg"]);
   assert.equal((await s.append(routedEvent(0))).seq, 0);
+});
+
+test("acknowledge written: an append resolves once its batch is in the file; the fdatasync behind it makes it durable, then it is readable for shipping", async (t) => {
+  const dir = join(await tempDir(t), "w");
+  const s = await openSpool(t, options(dir, { acknowledge: "written", groupCommit: { maxDelayMs: 0, maxBytes: 1024 * 1024 } }));
+  let durableCalls = 0;
+  s.onDurable(() => durableCalls++);
+  const file = join(dir, "00000000000000000000.seg");
+  for (let i = 0; i < 20; i++) {
+    const r = await s.append(routedEvent(i));
+    // In the file (the page cache) when acknowledged: a crash of the process cannot lose it.
+    assert.ok((await readFile(file, "utf8")).includes(`"hash":"${r.hash}"`), `record ${i} is in the file when acknowledged`);
+  }
+  const size = (await stat(file)).size;
+  await waitFor(() => s.durableTail.nextSeq === 20 && s.segments().at(-1)!.size === size, { timeoutMs: 5000, intervalMs: 5, what: "the synced tail to reach the written one" });
+  assert.ok(durableCalls > 0);
+  assert.equal(s.appended, 20);
+  await assertWhole(dir, 20);
+});
+
+test("acknowledge written: concurrent appends keep call order, segments rotate only when synced, and reopening continues the chain", async (t) => {
+  const dir = join(await tempDir(t), "w");
+  const budget = new SpoolBudget(1024 * 1024 * 1024, "fail-closed", 8192);
+  const o = options(dir, { acknowledge: "written", segmentBytes: 4096, budget, groupCommit: { maxDelayMs: 0, maxBytes: 1024 * 1024 } });
+  const s = await Spool.open(o);
+  const records = [];
+  for (let g = 0; g < 20; g++) records.push(...(await Promise.all(Array.from({ length: 10 }, (_, i) => s.append(routedEvent(g * 10 + i))))));
+  assert.deepEqual(records.map((r) => r.seq), records.map((_, i) => i));
+  await s.close();
+  assert.equal(s.appended, 200, "close waits for the last sync");
+  const segs = s.segments();
+  assert.ok(segs.length >= 5, `${segs.length} segments`);
+  for (const seg of segs) assert.equal(seg.size, (await stat(join(dir, seg.name))).size, `${seg.name}: every written byte synced`);
+  assert.equal(budget.used, segs.reduce((n, x) => n + x.size, 0));
+  const again = await openSpool(t, { ...o, budget: new SpoolBudget(1024 * 1024 * 1024, "fail-closed", 8192) });
+  assert.equal((await again.append(routedEvent(200))).seq, 200);
+  await assertWhole(dir, 201);
 });

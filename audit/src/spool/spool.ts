@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { AuditCheckpoint, AuditEvent, AuditRecord } from "@enclave/contracts";
 import { canonicalJson } from "../canonical-json.js";
@@ -23,6 +23,12 @@ export interface SpoolOptions {
   chain: string;
   segmentBytes: number;
   groupCommit: { maxDelayMs: number; maxBytes: number };
+  /**
+   * When an append resolves: `durable` once its batch is on disk (survives a power cut);
+   * `written` once its batch is in the kernel's page cache (survives a crash or `kill -9` of
+   * the process, not a power cut), with the fdatasync following in the background.
+   */
+  acknowledge?: SpoolAcknowledge;
   maxRecordBytes: number;
   budget: SpoolBudget;
   log?: AuditLogger;
@@ -43,6 +49,14 @@ export class SpoolFullError extends Error {
   }
 }
 
+export type SpoolAcknowledge = "durable" | "written";
+
+interface Tail {
+  nextSeq: number;
+  lastHash: string;
+  lastKind: EntryKind | null;
+}
+
 interface Pending {
   seq: number;
   hash: string;
@@ -59,6 +73,10 @@ interface Pending {
  * when it returns, as write + fdatasync), and only then are its appends resolved. So an
  * acknowledged record survives a power cut, and a client waits at most one batch window
  * plus one synchronous write for it (plus the write in flight before it).
+ *
+ * With `acknowledge: "written"` the file is opened without O_DSYNC: a batch's appends resolve
+ * once its plain write returned, and one fdatasync at a time runs behind the writes, never
+ * holding them up. Only synced bytes count as durable (the shipper reads no further).
  */
 export class Spool {
   private nextSeq: number;
@@ -67,6 +85,13 @@ export class Spool {
   private durableNextSeq: number;
   private durableLastHash: string;
   private durableLastKind: EntryKind | null;
+  /** The last acknowledged entry: where the chain resumes after a failed write (durable mode: the durable tail). */
+  private acked: Tail;
+  /** Bytes written into the active segment (past `active.size` while a sync is due). */
+  private written: number;
+  /** Written but not yet synced (`written` mode): the tail and size the next fdatasync makes durable. */
+  private unsynced: (Tail & { size: number; entries: number; since: number }) | null = null;
+  private syncing: Promise<void> | null = null;
   private batch: Pending[] = [];
   /** The batch's frames, encoded as they are appended. */
   private readonly frames: BatchBuffer;
@@ -97,6 +122,12 @@ export class Spool {
     this.nextSeq = this.durableNextSeq = tail.nextSeq;
     this.lastHash = this.durableLastHash = tail.lastHash;
     this.lastKind = this.durableLastKind = tail.lastKind;
+    this.acked = { nextSeq: tail.nextSeq, lastHash: tail.lastHash, lastKind: tail.lastKind };
+    this.written = active.size;
+  }
+
+  private get ackWritten(): boolean {
+    return this.o.acknowledge === "written";
   }
 
   get chain(): string {
@@ -136,7 +167,7 @@ export class Spool {
     if (scan.broken !== null) {
       throw new Error(`audit spool ${lastPath}: ${scan.broken}; this is not a torn write: run 'enclave audit verify ${o.dir}' and investigate before restarting`);
     }
-    const fh = await open(lastPath, SEGMENT_FLAGS);
+    const fh = await open(lastPath, segmentFlags(o.acknowledge));
     let repaired = 0;
     try {
       if (scan.goodBytes < buf.length) {
@@ -230,6 +261,7 @@ export class Spool {
     this.closed = true;
     if (!this.writing && this.batch.length > 0) this.startFlush();
     while (this.flushing) await this.flushing;
+    while (this.syncing) await this.syncing;
     await this.active.fh.close();
   }
 
@@ -264,7 +296,8 @@ export class Spool {
   private schedule(): void {
     if (this.writing || this.closed || this.batch.length === 0) return;
     const waited = performance.now() - this.batchSince;
-    if (this.frames.length >= this.o.groupCommit.maxBytes || waited >= this.o.groupCommit.maxDelayMs) this.startFlush();
+    // `written` mode writes at once (into the page cache); its group commit is of the fdatasyncs.
+    if (this.ackWritten || this.frames.length >= this.o.groupCommit.maxBytes || waited >= this.o.groupCommit.maxDelayMs) this.startFlush();
     else this.timer ??= setTimeout(() => {
       this.timer = null;
       this.schedule();
@@ -289,31 +322,45 @@ export class Spool {
   private async flushLoop(): Promise<void> {
     try {
       while (this.batch.length > 0) {
+        if (this.broken) {
+          const refused = new Error(`audit spool ${this.o.dir} cannot be written: ${this.broken.message}`);
+          this.o.budget.pending -= this.frames.length;
+          this.frames.clear();
+          for (const p of this.batch.splice(0)) p.reject(refused);
+          break;
+        }
         const b = this.batch;
         const buf = this.frames.take();
         const bytes = buf.length;
         this.batch = [];
         try {
-          // Durable when it returns (O_DSYNC): one synchronous write per batch.
-          await writeAll(this.active.fh, buf, this.active.size);
+          // Durable when it returns (O_DSYNC): one synchronous write per batch. `written` mode: in the page cache.
+          if (this.ackWritten) writeAllSync(this.active.fh.fd, buf, this.written);
+          else await writeAll(this.active.fh, buf, this.written);
         } catch (e) {
           await this.fail(b, bytes, e as Error);
           continue;
         } finally {
           this.frames.release();
         }
-        this.active.size += bytes;
+        this.written += bytes;
         this.o.budget.pending -= bytes;
         this.o.budget.used += bytes;
         const last = b[b.length - 1]!;
-        this.durableNextSeq = last.seq + 1;
-        this.durableLastHash = last.hash;
-        this.durableLastKind = last.kind;
-        this.appended += b.length;
-        this.commits++;
+        this.acked = { nextSeq: last.seq + 1, lastHash: last.hash, lastKind: last.kind };
+        if (this.ackWritten) {
+          const entries = (this.unsynced?.entries ?? 0) + b.length;
+          const since = this.unsynced?.since ?? performance.now();
+          this.unsynced = { ...this.acked, size: this.written, entries, since };
+          this.startSync();
+        } else {
+          this.madeDurable({ ...this.acked, size: this.written, entries: b.length });
+        }
         for (const p of b) p.resolve(p.value);
-        for (const f of this.listeners) f();
-        if (this.active.size >= this.o.segmentBytes) {
+        if (this.written >= this.o.segmentBytes) {
+          // A segment is sealed only once all of it is durable.
+          while (this.syncing) await this.syncing;
+          if (this.broken) continue;
           try {
             await this.rotate();
           } catch (e) {
@@ -327,6 +374,48 @@ export class Spool {
     }
   }
 
+  private startSync(): void {
+    if (this.syncing) return;
+    this.syncing = this.syncLoop().finally(() => {
+      this.syncing = null;
+      // Written after the loop saw nothing left, before this step: a loop of its own.
+      if (this.unsynced !== null && !this.broken) this.startSync();
+    });
+  }
+
+  /**
+   * `written` mode: fdatasyncs until everything written is durable, one at a time, each
+   * once the oldest write it covers waited `maxDelayMs` (group commit of the syncs: at most
+   * 1000 / maxDelayMs of them a second, however many records).
+   */
+  private async syncLoop(): Promise<void> {
+    while (this.unsynced !== null) {
+      const due = this.unsynced.since + this.o.groupCommit.maxDelayMs - performance.now();
+      if (due > 0 && !this.closed) await new Promise((r) => setTimeout(r, due));
+      const t = this.unsynced;
+      this.unsynced = null;
+      try {
+        await this.active.fh.datasync();
+      } catch (e) {
+        // Acknowledged records may not be on disk: say so loudly, and accept nothing more.
+        this.broken = e as Error;
+        this.o.log?.error({ dir: this.o.dir, err: (e as Error).message, records: t.entries }, "audit spool fdatasync failed: records acknowledged as written may be lost on a power cut");
+        return;
+      }
+      this.madeDurable(t);
+    }
+  }
+
+  private madeDurable(t: Tail & { size: number; entries: number }): void {
+    this.active.size = t.size;
+    this.durableNextSeq = t.nextSeq;
+    this.durableLastHash = t.lastHash;
+    this.durableLastKind = t.lastKind;
+    this.appended += t.entries;
+    this.commits++;
+    for (const f of this.listeners) f();
+  }
+
   /**
    * Nothing of a failed batch is acknowledged, and everything queued behind it chains from
    * it: all are refused, the file is cut back to its durable size and the chain resumes
@@ -337,11 +426,11 @@ export class Spool {
     this.batch = [];
     this.o.budget.pending -= bytes + this.frames.length;
     this.frames.clear();
-    this.nextSeq = this.durableNextSeq;
-    this.lastHash = this.durableLastHash;
-    this.lastKind = this.durableLastKind;
+    this.nextSeq = this.acked.nextSeq;
+    this.lastHash = this.acked.lastHash;
+    this.lastKind = this.acked.lastKind;
     try {
-      await this.active.fh.truncate(this.active.size);
+      await this.active.fh.truncate(this.written);
     } catch (t) {
       this.broken = t as Error;
     }
@@ -357,9 +446,10 @@ export class Spool {
       firstSeq: this.durableNextSeq, prevHash: this.durableLastHash, created: new Date().toISOString(),
     };
     const { name, size } = await createSegment(this.o.dir, header);
-    const fh = await open(join(this.o.dir, name), SEGMENT_FLAGS);
+    const fh = await open(join(this.o.dir, name), segmentFlags(this.o.acknowledge));
     const old = this.active;
     this.active = { name, fh, size };
+    this.written = size;
     this.sealed.push({ name: old.name, size: old.size });
     this.o.budget.used += size;
     await old.fh.close().catch(() => undefined);
@@ -369,9 +459,10 @@ export class Spool {
 /**
  * The active segment is written with O_DSYNC: each write returns once its data is on disk
  * (the same guarantee as write + fdatasync, in one request), so a batch becomes durable in
- * the thread pool without the event loop having to be free to ask for the sync.
+ * the thread pool without the event loop having to be free to ask for the sync. In
+ * `written` mode plain writes, with fdatasync calls behind them.
  */
-const SEGMENT_FLAGS = fsConstants.O_RDWR | fsConstants.O_DSYNC;
+const segmentFlags = (ack: SpoolAcknowledge | undefined) => (ack === "written" ? fsConstants.O_RDWR : fsConstants.O_RDWR | fsConstants.O_DSYNC);
 
 /** Writes the header into a temporary file, fsyncs it and renames it into place, so a segment file always starts whole. */
 async function createSegment(dir: string, h: SegmentHeader): Promise<{ name: string; size: number }> {
@@ -397,6 +488,15 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await d.close();
   }
+}
+
+/**
+ * `written` mode's write: into the page cache, on the event loop. A few microseconds for a
+ * batch, less than handing it to the thread pool and being woken when it is done.
+ */
+function writeAllSync(fd: number, buf: Buffer, position: number): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position + off);
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {

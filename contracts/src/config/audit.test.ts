@@ -23,7 +23,7 @@ test("a spool with a syslog sink per region gets its defaults", () => {
   const c = parseConfig(GatewayConfig, gateway({ spool: { dir: "/var/spool/enclave-audit" }, sinks: { "eu-central-1": { type: "syslog", host: "logs.eu", tls } } }), "gw.yaml");
   assert.deepEqual(c.audit.spool, {
     dir: "/var/spool/enclave-audit", segmentBytes: 16 * 1024 * 1024, budgetBytes: 1024 * 1024 * 1024, onBudgetExhausted: "fail-closed",
-    reserveBytesPerRequest: 8192, groupCommit: { maxDelayMs: 2, maxBytes: 1024 * 1024 },
+    reserveBytesPerRequest: 8192, acknowledge: "durable", groupCommit: { maxDelayMs: 2, maxBytes: 1024 * 1024 },
   });
   const sink = c.audit.sinks["eu-central-1"]!;
   assert.equal(sink.type, "syslog");

@@ -95,6 +95,12 @@ export const AuditSpoolConfig = z
     onBudgetExhausted: z.enum(["fail-closed", "alert-only"]).default("fail-closed"),
     /** Space held back for each admitted request's record, so one admitted is one recordable. */
     reserveBytesPerRequest: z.number().int().min(256).max(1024 * 1024).default(8192),
+    /**
+     * When a record counts as written, and so when the answer waiting for it may go:
+     * `durable` (on disk, survives a power cut) or `written` (in the OS page cache: survives a
+     * crash or kill -9 of the process, not a power cut or kernel crash; synced right after).
+     */
+    acknowledge: z.enum(["durable", "written"]).default("durable"),
     groupCommit: z
       .strictObject({
         /** How long the first record of a batch may wait for company before the batch is written (one synchronous write). */
