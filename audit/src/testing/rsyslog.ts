@@ -40,6 +40,7 @@ export async function startRsyslog(dir: string, pki: TestPki, opts: { permittedP
     await writeFile(conf, `global(
   workDirectory="${join(dir, "work")}"
   maxMessageSize="${opts.maxMessageSize ?? "256k"}"
+  net.enableDNS="off"
   DefaultNetstreamDriver="gtls"
   DefaultNetstreamDriverCAFile="${pki.ca}"
   DefaultNetstreamDriverCertFile="${pki.server.cert}"

@@ -194,6 +194,7 @@ export async function writeRsyslogConfig(dir: string, s: Secrets): Promise<{ con
   await writeFile(conf, `global(
   workDirectory="${join(base, "work")}"
   maxMessageSize="256k"
+  net.enableDNS="off"
   DefaultNetstreamDriver="gtls"
   DefaultNetstreamDriverCAFile="${s.pki.ca}"
   DefaultNetstreamDriverCertFile="${s.pki.server.cert}"
