@@ -69,6 +69,28 @@ test("a batch reaching maxBytes is written without waiting out the delay", async
   assert.equal(records.length, 20);
 });
 
+test("group commit: an idle spool writes at once whatever maxDelayMs, a busy one at most one batch per window", { timeout: 30_000 }, async (t) => {
+  const s = await openSpool(t, options(join(await tempDir(t), "c"), { groupCommit: { maxDelayMs: 60_000, maxBytes: 1024 * 1024 } }));
+  // With a one-minute window, only "no write started in the last window" gets this one written.
+  const t0 = performance.now();
+  await s.append(routedEvent(0));
+  assert.ok(performance.now() - t0 < 5000, "a lone append did not wait out the window");
+
+  // maxBytes out of reach: only the window bounds the batches.
+  const busy = await openSpool(t, options(join(await tempDir(t), "b"), { groupCommit: { maxDelayMs: 20, maxBytes: 64 * 1024 * 1024 } }));
+  const pending: Promise<unknown>[] = [];
+  const start = performance.now();
+  while (performance.now() - start < 200) {
+    pending.push(busy.append(routedEvent(pending.length)));
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(pending);
+  const windows = Math.ceil((performance.now() - start) / 20);
+  // About one write per window (a loop stalled past the rate's memory may write a batch at once);
+  // back to back, as with maxDelayMs 0, it is over a hundred here.
+  assert.ok(busy.commits <= 2 * windows + 4, `${pending.length} appends over ${windows} windows took ${busy.commits} writes`);
+});
+
 test("a batch that falls due while the event loop is still busy appending is written then, not after the burst", async (t) => {
   const dir = join(await tempDir(t), "c");
   const s = await openSpool(t, options(dir, { groupCommit: { maxDelayMs: 5, maxBytes: 1024 * 1024 } }));

@@ -98,6 +98,12 @@ export class Spool {
   private timer: NodeJS.Timeout | null = null;
   /** performance.now() when the batch's first entry was appended. */
   private batchSince = 0;
+  /** performance.now() when the last write (`written` mode: fdatasync) started. */
+  private lastWriteAt = -Infinity;
+  private lastSyncAt = -Infinity;
+  /** Appends per ms, decayed exponentially: how busy the spool is. */
+  private rate = 0;
+  private lastAppendAt = -Infinity;
   /** The flush loop runs (a batch is being written); cleared the moment it stops, so appends right after start the next one. */
   private writing = false;
   private flushing: Promise<void> | null = null;
@@ -259,8 +265,13 @@ export class Spool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.writing && this.batch.length > 0) this.startFlush();
-    while (this.flushing) await this.flushing;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    // Closed: every batch is due at once.
+    while (this.flushing || this.batch.length > 0) {
+      if (!this.writing && this.batch.length > 0) this.startFlush();
+      await this.flushing;
+    }
     while (this.syncing) await this.syncing;
     await this.active.fh.close();
   }
@@ -281,27 +292,51 @@ export class Spool {
     this.o.budget.pending += bytes;
     return new Promise((resolve, reject) => {
       this.batch.push({ seq, hash, kind, value, resolve, reject });
-      if (this.batch.length === 1) this.batchSince = performance.now();
+      const now = performance.now();
+      const tau = Math.max(10, 10 * this.o.groupCommit.maxDelayMs);
+      this.rate = this.rate * Math.exp(-(now - this.lastAppendAt) / tau) + 1 / tau;
+      this.lastAppendAt = now;
+      if (this.batch.length === 1) this.batchSince = now;
       this.schedule();
     });
   }
 
   /**
-   * Starts writing the batch once it is due (`maxBytes` reached, or its first entry waited
-   * `maxDelayMs`), else sets a timer for when it will be. Appends check too: a timer cannot
-   * fire while the event loop is busy appending, and a batch started mid-burst is written
-   * while the rest of the burst is still being appended. While a write is in flight the
-   * batch waits for it: the flush takes it as soon as the previous one is on disk.
+   * Starts writing the batch once it is due, else sets a timer for when it will be. Appends
+   * check too: a timer cannot fire while the event loop is busy appending, and a batch started
+   * mid-burst is written while the rest of the burst is still being appended. While a write is
+   * in flight the batch waits for it.
    */
   private schedule(): void {
     if (this.writing || this.closed || this.batch.length === 0) return;
-    const waited = performance.now() - this.batchSince;
     // `written` mode writes at once (into the page cache); its group commit is of the fdatasyncs.
-    if (this.ackWritten || this.frames.length >= this.o.groupCommit.maxBytes || waited >= this.o.groupCommit.maxDelayMs) this.startFlush();
+    const wait = this.ackWritten || !this.busy() ? 0 : this.dueIn(this.batchSince, this.lastWriteAt, performance.now());
+    if (wait <= 0 || this.frames.length >= this.o.groupCommit.maxBytes) this.startFlush();
     else this.timer ??= setTimeout(() => {
       this.timer = null;
       this.schedule();
-    }, this.o.groupCommit.maxDelayMs - waited);
+    }, wait);
+  }
+
+  /**
+   * Busy: appends come fast enough that a window would gather several (four or more at the
+   * recent rate). A spool that is not busy writes each batch at once (a window would only
+   * add its wait: there is nothing to gather); a busy one writes at most once per window.
+   */
+  private busy(): boolean {
+    return this.rate * this.o.groupCommit.maxDelayMs >= 4;
+  }
+
+  /**
+   * Group commit: how long until a batch whose first entry came at `since` is due, the last
+   * write (or sync) having started at `last`. At once when none started in the last
+   * `maxDelayMs`, else when `maxDelayMs` has passed since that one, and never later than
+   * `maxDelayMs` after its first entry: at most one write per window, fewer, fuller batches.
+   */
+  private dueIn(since: number, last: number, now: number): number {
+    if (this.closed) return 0;
+    const d = this.o.groupCommit.maxDelayMs;
+    return Math.min(since + d, Math.max(since, last + d)) - now;
   }
 
   private startFlush(): void {
@@ -329,7 +364,10 @@ export class Spool {
           for (const p of this.batch.splice(0)) p.reject(refused);
           break;
         }
+        // Collected while the previous write ran; not due yet: the timer (or an append) takes it.
+        if (!this.ackWritten && this.busy() && this.frames.length < this.o.groupCommit.maxBytes && this.dueIn(this.batchSince, this.lastWriteAt, performance.now()) > 0) break;
         const b = this.batch;
+        this.lastWriteAt = performance.now();
         const buf = this.frames.take();
         const bytes = buf.length;
         this.batch = [];
@@ -371,6 +409,7 @@ export class Spool {
       }
     } finally {
       this.writing = false;
+      this.schedule();
     }
   }
 
@@ -384,14 +423,14 @@ export class Spool {
   }
 
   /**
-   * `written` mode: fdatasyncs until everything written is durable, one at a time, each
-   * once the oldest write it covers waited `maxDelayMs` (group commit of the syncs: at most
-   * 1000 / maxDelayMs of them a second, however many records).
+   * `written` mode: fdatasyncs until everything written is durable, one at a time, each due
+   * as a batch is (`dueIn`): group commit of the syncs, at most one per `maxDelayMs`.
    */
   private async syncLoop(): Promise<void> {
     while (this.unsynced !== null) {
-      const due = this.unsynced.since + this.o.groupCommit.maxDelayMs - performance.now();
-      if (due > 0 && !this.closed) await new Promise((r) => setTimeout(r, due));
+      const due = this.dueIn(this.unsynced.since, this.lastSyncAt, performance.now());
+      if (due > 0) await new Promise((r) => setTimeout(r, due));
+      this.lastSyncAt = performance.now();
       const t = this.unsynced;
       this.unsynced = null;
       try {
