@@ -38,6 +38,7 @@ export function registerAuditMetrics(registry: Registry, trailStats: () => Trail
   budget("enclave_audit_spool_budget_exhausted", "1 while a new request's record might not fit the budget (fail-closed: requests get 503)", (b) => (b.exhausted ? 1 : 0));
   budget("enclave_audit_refused_requests_total", "Requests refused because the audit spool's budget was used up", (b) => b.refused);
   perChain("enclave_audit_records_total", "Audit entries made durable since start, per chain", (c) => c.appended);
+  perChain("enclave_audit_spool_syncs_total", "Synchronous writes (or fdatasyncs) that made audit entries durable since start, per chain; records_total / syncs_total is the group-commit batch size", (c) => c.commits);
   perChain("enclave_audit_backlog_records", "Audit entries not yet acknowledged by the region's sink", (c) => c.shipping?.backlogRecords ?? null);
   perChain("enclave_audit_backlog_bytes", "Spooled bytes not yet acknowledged by the region's sink", (c) => c.shipping?.backlogBytes ?? null);
   perChain("enclave_audit_backlog_age_seconds", "Age of the oldest audit entry not yet acknowledged by the region's sink", (c) => c.shipping?.backlogAgeSeconds ?? null);

@@ -19,6 +19,8 @@ export interface ChainStats {
   chain: string;
   /** Entries made durable since start (records and checkpoints). */
   appended: number;
+  /** Synchronous writes (`written` mode: fdatasyncs) that made them durable: appended / commits is the batch size. */
+  commits: number;
   nextSeq: number;
   segments: number;
   bytes: number;
@@ -131,6 +133,7 @@ export class AuditTrail {
         return {
           chain: c.spool.chain,
           appended: c.spool.appended,
+          commits: c.spool.commits,
           nextSeq: c.spool.durableTail.nextSeq,
           segments: segs.length,
           bytes: segs.reduce((n, s) => n + s.size, 0),

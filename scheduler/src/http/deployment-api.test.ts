@@ -70,6 +70,8 @@ describe("deployment API", () => {
     const metrics = await (await s.get("/metrics", { token: null })).text();
     assert.match(metrics, new RegExp(`^enclave_audit_records_total\\{region="${EU}",component="scheduler"\\} 5$`, "m"));
     assert.match(metrics, /^enclave_audit_spool_budget_exhausted\{component="scheduler"\} 0$/m);
+    // Five records, one at a time: each its own synchronous write.
+    assert.match(metrics, new RegExp(`^enclave_audit_spool_syncs_total\\{region="${EU}",component="scheduler"\\} 5$`, "m"));
   });
 
   it("refuses bad specs with 400 and the issues, a name that differs from the path, and audits the refusals", async (t) => {
