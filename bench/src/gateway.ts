@@ -171,23 +171,23 @@ export const gatewayBench: BenchPart = {
         ctx.print(`   ${t.name} answers waited for their audit record (${what}) at ${FIXED_RPS} RPS: mean ${fmt(gw.audit_wait_mean_ms ?? null, 0)} ms, p50 ${fmt(gw.audit_wait_p50_ms ?? null, 0)} ms, p99 ${fmt(gw.audit_wait_p99_ms ?? null, 0)} ms (part of its added latency)`);
       }
       for (const g of gateways.map((t) => get(t.name)!)) {
-      const ratios = {
-        target: g.target === "gateway" ? "ratios" : `ratios-${g.target}`,
-        gateway_rps_vs_node: round(g.rps / n.rps, 3),
-        gateway_rps_vs_nginx: x ? round(g.rps / x.rps, 3) : null,
-        gateway_cpu_vs_node: g.cpu_us_per_req && n.cpu_us_per_req ? round(g.cpu_us_per_req / n.cpu_us_per_req, 3) : null,
-        gateway_cpu_at_fixed_rps_vs_node: g.cpu_us_per_req_at_fixed_rps && n.cpu_us_per_req_at_fixed_rps ? round(g.cpu_us_per_req_at_fixed_rps / n.cpu_us_per_req_at_fixed_rps, 3) : null,
-        gateway_cpu_vs_nginx: g.cpu_us_per_req && x?.cpu_us_per_req ? round(g.cpu_us_per_req / x.cpu_us_per_req, 3) : null,
-      };
-      ctx.print(`   ${g.target}: /node RPS ${ratios.gateway_rps_vs_node} (goal >= 0.75)${x ? `, /nginx RPS ${ratios.gateway_rps_vs_nginx}` : ""}; CPU per request ${ratios.gateway_cpu_vs_node}x node (${ratios.gateway_cpu_at_fixed_rps_vs_node}x at ${FIXED_RPS} RPS)`);
-      const goals = {
-        rps: (ratios.gateway_rps_vs_node ?? 0) >= 0.75,
-        p50: (g.added_p50_ms ?? Infinity) <= 0.4,
-        p99: (g.added_p99_ms ?? Infinity) <= 1,
-        ttfc: (g.added_ttfc_ms ?? Infinity) <= 0.5,
-      };
-      ctx.print(`   ${g.target} goals: RPS ${goals.rps ? "met" : "MISSED"}, +p50 ${goals.p50 ? "met" : "MISSED"}, +p99 ${goals.p99 ? "met" : "MISSED"}, +TTFC ${goals.ttfc ? "met" : "MISSED"} (${cores} cores; proxies on core ${proxyCore})`);
-      ctx.emit({ ...ratios, goals });
+        const ratios = {
+          target: g.target === "gateway" ? "ratios" : `ratios-${g.target}`,
+          gateway_rps_vs_node: round(g.rps / n.rps, 3),
+          gateway_rps_vs_nginx: x ? round(g.rps / x.rps, 3) : null,
+          gateway_cpu_vs_node: g.cpu_us_per_req && n.cpu_us_per_req ? round(g.cpu_us_per_req / n.cpu_us_per_req, 3) : null,
+          gateway_cpu_at_fixed_rps_vs_node: g.cpu_us_per_req_at_fixed_rps && n.cpu_us_per_req_at_fixed_rps ? round(g.cpu_us_per_req_at_fixed_rps / n.cpu_us_per_req_at_fixed_rps, 3) : null,
+          gateway_cpu_vs_nginx: g.cpu_us_per_req && x?.cpu_us_per_req ? round(g.cpu_us_per_req / x.cpu_us_per_req, 3) : null,
+        };
+        ctx.print(`   ${g.target}: /node RPS ${ratios.gateway_rps_vs_node} (goal >= 0.75)${x ? `, /nginx RPS ${ratios.gateway_rps_vs_nginx}` : ""}; CPU per request ${ratios.gateway_cpu_vs_node}x node (${ratios.gateway_cpu_at_fixed_rps_vs_node}x at ${FIXED_RPS} RPS)`);
+        const goals = {
+          rps: (ratios.gateway_rps_vs_node ?? 0) >= 0.75,
+          p50: (g.added_p50_ms ?? Infinity) <= 0.4,
+          p99: (g.added_p99_ms ?? Infinity) <= 1,
+          ttfc: (g.added_ttfc_ms ?? Infinity) <= 0.5,
+        };
+        ctx.print(`   ${g.target} goals: RPS ${goals.rps ? "met" : "MISSED"}, +p50 ${goals.p50 ? "met" : "MISSED"}, +p99 ${goals.p99 ? "met" : "MISSED"}, +TTFC ${goals.ttfc ? "met" : "MISSED"} (${cores} cores; proxies on core ${proxyCore})`);
+        ctx.emit({ ...ratios, goals });
       }
     } finally {
       for (const t of running.reverse()) await t.stop().catch(() => undefined);

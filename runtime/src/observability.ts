@@ -11,7 +11,8 @@ export function createRegistry(component: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ component });
   // prom-client samples event-loop delay with a 10 ms timer by default: 100 wake-ups a second
-  // in every process, most of an idle node-agent's CPU. 100 ms still shows any stall that matters.
+  // in every idle gateway and scheduler. 100 ms still shows any stall that matters. (The agent
+  // keeps its own registry, sampled once a second: node-agent/src/metrics/agent-registry.ts.)
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   return registry;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { GENESIS_HASH } from "@enclave/contracts";
 import { checkpointSigner } from "../chain/checkpoint.js";
 import { entryHash } from "../record-hash.js";
-import { deniedEvent, routedEvent, tempDir } from "../testing/fixtures.js";
+import { deniedEvent, openWithDsync, routedEvent, tempDir } from "../testing/fixtures.js";
 import { verifyAuditPath } from "../verify.js";
 import { SpoolBudget } from "./budget.js";
 import { encodeFrame } from "./frame.js";
@@ -45,6 +45,7 @@ test("appends are chained, written with a segment header, and verify", async (t)
   assert.equal(r1.seq, 1);
   assert.equal(r1.prevHash, r0.hash);
   assert.deepEqual(await readdir(dir), ["00000000000000000000.seg"]);
+  assert.equal(await openWithDsync("self", join(dir, "00000000000000000000.seg")), true, "durable: the segment is open with O_DSYNC");
   const lines = (await readFile(join(dir, "00000000000000000000.seg"), "utf8")).split("\n").filter(Boolean);
   assert.equal(lines.length, 3);
   assert.match(lines[0]!, /^[0-9a-f]{8} \{.*"kind":"segment"/);
@@ -224,6 +225,7 @@ test("acknowledge written: an append resolves once its batch is in the file; the
   let durableCalls = 0;
   s.onDurable(() => durableCalls++);
   const file = join(dir, "00000000000000000000.seg");
+  assert.equal(await openWithDsync("self", file), false, "the segment is open without O_DSYNC");
   for (let i = 0; i < 20; i++) {
     const r = await s.append(routedEvent(i));
     // In the file (the page cache) when acknowledged: a crash of the process cannot lose it.

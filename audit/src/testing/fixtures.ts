@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
@@ -27,4 +28,18 @@ export function deniedEvent(): AuditEvent {
     backendId: null, decision: "denied", reason: "invalid_api_key", status: 401, retries: 0, promptTokens: null,
     completionTokens: null, latencyMs: 0.4, bodySha256: null,
   };
+}
+
+/**
+ * Whether process `pid` holds a file ending in `suffix` open with O_DSYNC (from
+ * /proc/PID/fdinfo), or null when it holds none: proof of which spool mode is in effect.
+ */
+export async function openWithDsync(pid: number | "self", suffix: string): Promise<boolean | null> {
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+    if (!target.endsWith(suffix)) continue;
+    const flags = /^flags:\s+([0-7]+)$/m.exec(await readFile(`/proc/${pid}/fdinfo/${fd}`, "utf8").catch(() => ""));
+    if (flags) return (parseInt(flags[1]!, 8) & constants.O_DSYNC) !== 0;
+  }
+  return null;
 }

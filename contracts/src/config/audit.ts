@@ -103,7 +103,11 @@ export const AuditSpoolConfig = z
     acknowledge: z.enum(["durable", "written"]).default("durable"),
     groupCommit: z
       .strictObject({
-        /** How long the first record of a batch may wait for company before the batch is written (one synchronous write). */
+        /**
+         * The group-commit window: a lightly loaded spool writes each batch at once; a busy one
+         * at most once per window, a batch's first record waiting at most this long (one
+         * synchronous write per batch; `written` mode: one fdatasync).
+         */
         maxDelayMs: z.number().min(0).max(1000).default(2),
         /** A batch this large is written at once. */
         maxBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),

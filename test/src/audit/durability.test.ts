@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { encodeFrame } from "@enclave/audit";
 import { makeTestPki } from "@enclave/audit/testing/pki";
 import { startRsyslog } from "@enclave/audit/testing/rsyslog";
-import { tempDir } from "@enclave/audit/testing/fixtures";
+import { openWithDsync, tempDir } from "@enclave/audit/testing/fixtures";
 import { waitFor } from "@enclave/runtime";
 import { CLI } from "../support/stack.js";
 import { EU, US, ask, load, metric, sinkCaughtUp, spoolRecords, startEngine, startGatewayProcess, writeGatewayConfig } from "./support.js";
@@ -27,6 +27,8 @@ for (const acknowledge of ["durable", "written"] as const) test(`kill -9 while w
   const engines = { eu: await startEngine(t), us: await startEngine(t) };
   const files = await writeGatewayConfig({ dir, pki, engines, sinks: null, spool: { acknowledge } });
   const first = await startGatewayProcess(t, files);
+  // The mode under test is the one in effect: its segments are open with O_DSYNC only when durable.
+  assert.equal(await openWithDsync(first.child.pid!, ".seg"), acknowledge === "durable");
 
   const traffic = load(first.url, 8, (i) => (i % 7 === 6 ? "bad" : i % 2 === 0 ? "eu" : "us"));
   await waitFor(() => traffic.answers.length >= 150, { timeoutMs: 20_000, what: "150 answers" });
