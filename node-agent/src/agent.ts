@@ -171,6 +171,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         (closing ??= (async () => {
           log.info("agent stopping");
           await hb.close();
+          // A worker closed while it is still connecting leaves BullMQ's connection setup to fail
+          // after close with an unhandled "Connection is closed": let it finish connecting first
+          // (bounded, so a Redis that is away does not hold the close up).
+          await within(worker.waitUntilReady(), CLOSE_STEP_MS).catch(() => undefined);
           // Closing the worker takes no new jobs and waits for running ones; start jobs
           // waiting for an engine end as soon as the engines are stopped, so stop those meanwhile.
           const workerClosed = worker.close();
