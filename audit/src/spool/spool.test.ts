@@ -92,6 +92,20 @@ test("group commit: an idle spool writes at once whatever maxDelayMs, a busy one
   assert.ok(busy.commits <= 2 * windows + 4, `${pending.length} appends over ${windows} windows took ${busy.commits} writes`);
 });
 
+test("the records appended in one event-loop turn share one write, in either acknowledge mode", async (t) => {
+  for (const acknowledge of ["durable", "written"] as const) {
+    const dir = join(await tempDir(t), acknowledge);
+    const s = await openSpool(t, options(dir, { acknowledge, groupCommit: { maxDelayMs: 2, maxBytes: 1024 * 1024 } }));
+    // Too few to make the spool busy: no window, so only the turn groups them.
+    const records = await Promise.all([0, 1, 2].map((i) => s.append(routedEvent(i))));
+    assert.deepEqual(records.map((r) => r.seq), [0, 1, 2]);
+    await waitFor(() => s.appended === 3, { timeoutMs: 5000, what: `${acknowledge}: the three records durable` });
+    // durable: one O_DSYNC write; written: one write, then one fdatasync.
+    assert.equal(s.commits, 1, `${acknowledge}: three records of one turn took ${s.commits} writes`);
+    await assertWhole(dir, 3);
+  }
+});
+
 test("a batch that falls due while the event loop is still busy appending is written then, not after the burst", async (t) => {
   const dir = join(await tempDir(t), "c");
   const s = await openSpool(t, options(dir, { groupCommit: { maxDelayMs: 5, maxBytes: 1024 * 1024 } }));
