@@ -200,17 +200,17 @@ function fmt(v: number | null, width: number): string {
   return (v === null ? "-" : String(v)).padStart(width);
 }
 
-function round(v: number, digits: number): number {
+export function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
 }
 
-function taskset(cores: string, argv: string[]): string[] {
+export function taskset(cores: string, argv: string[]): string[] {
   return spawnSync("taskset", ["--version"]).status === 0 ? ["taskset", "-c", cores, ...argv] : argv;
 }
 
@@ -223,7 +223,7 @@ function cpuMicros(pid: number): number {
 }
 
 /** Starts a child and waits for the line from which `parse` reads its URL. */
-async function launchUrl(name: string, argv: string[], parse: (line: string) => string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Target> {
+export async function launchUrl(name: string, argv: string[], parse: (line: string) => string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Target> {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env });
   let err = "";
   child.stderr!.on("data", (b: Buffer) => (err = (err + b.toString()).slice(-4000)));

@@ -8,7 +8,7 @@ const { values } = parseArgs({
 });
 
 if (values.list) {
-  for (const p of PARTS) process.stdout.write(`${p.name.padEnd(12)} ${p.describe}\n`);
+  for (const p of PARTS) process.stdout.write(`${p.name.padEnd(15)} ${p.describe}\n`);
   process.exit(0);
 }
 const unknown = (values.only ?? []).filter((n) => !PARTS.some((p) => p.name === n));

@@ -74,8 +74,8 @@ export class UpstreamError extends Error {
  * Keep-alive connections to the engines, HTTP/1.1 spoken directly on net/tls sockets: a
  * request is one write, a response is read by {@link ResponseParser}, and each connection
  * keeps its listeners for life, so a request costs no ClientRequest, IncomingMessage or
- * listener churn (node:http's client cost half again as much CPU per request: 165 against
- * 110 µs in a client-only loop on the benchmark machine). Idle connections are closed after `idleMs`, below the engines'
+ * listener churn: about half the CPU per request of node:http's client (`npm run bench --
+ * --only gateway-client`). Idle connections are closed after `idleMs`, below the engines'
  * own keep-alive timeouts (uvicorn and Node both use 5 s), and a request whose pooled
  * connection turns out to have been closed by the engine (closed before any answer) is sent
  * once more: the engine never answered it.
