@@ -186,6 +186,54 @@ test("the total deadline and a cancel stop an exchange in any phase", async (t) 
   await assert.rejects(c.request(call(slow, "{}", already)), /gone/);
 });
 
+test("closing the client fails the requests in flight, waiting for headers or mid-body, and refuses new ones", async (t) => {
+  let answered = 0;
+  const e = await engine(t, (_req, s) => {
+    if (answered++ === 0) s.write("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc");
+  });
+  const c = createUpstreamClient({ connectMs: 2000, headersMs: 60_000, bodyMs: 60_000 });
+  const midBody = readAll(await c.request(call(e)));
+  const waiting = c.request(call(e));
+  await waitFor(() => e.requests.length === 2, { timeoutMs: 2000, what: "both requests at the engine" });
+  c.close();
+  await assert.rejects(midBody, (err: Error & { code?: string }) => err.code === "cancelled");
+  await assert.rejects(waiting, (err: Error & { code?: string }) => err.code === "cancelled");
+  await assert.rejects(c.request(call(e)), /closed/);
+});
+
+test("after a reader's handler cancels or destroys mid-packet, nothing more reaches it: exactly one of end or error, last", async (t) => {
+  const e = await engine(t, (_req, s) => s.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"));
+  const c = client(t);
+  const body = "1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n"; // three chunks and the end, in one packet
+  const cancel = new Cancel();
+  const r = await c.request(call(e, "{}", cancel));
+  const seen: string[] = [];
+  const over = new Promise<void>((resolve) => r.read({
+    data: (d) => { seen.push(`data ${d}`); cancel.abort("client_disconnected"); },
+    end: () => { seen.push("end"); resolve(); },
+    error: () => { seen.push("error"); resolve(); },
+  }));
+  e.connections[0]!.write(body);
+  await over;
+  assert.deepEqual(seen, ["data a", "error"]);
+
+  // A buffered body read after the fact: destroy from the first data handler stops the rest.
+  const buffered = await engine(t, (_req, s) => s.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${body}`));
+  const r2 = await c.request(call(buffered));
+  const seen2: string[] = [];
+  r2.read({ data: (d) => { seen2.push(`data ${d}`); r2.destroy(); }, end: () => seen2.push("end"), error: () => seen2.push("error") });
+  assert.deepEqual(seen2, ["data a"]);
+});
+
+test("a reader whose end handler throws hears of it through its error handler, and nothing escapes", async (t) => {
+  const e = await engine(t, (_req, s) => s.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n"));
+  const c = client(t);
+  const r = await c.request(call(e));
+  const failed = new Promise<Error>((resolve) => r.read({ data: () => undefined, end: () => { throw new Error("reader bug"); }, error: resolve }));
+  e.connections[0]!.write("0\r\n\r\n");
+  assert.equal((await failed).message, "reader bug");
+});
+
 test("a malformed answer fails the request and its connection is not reused", async (t) => {
   let good = false;
   const e = await engine(t, (_req, s) => s.write(good ? ok("{}") : "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n"));

@@ -88,6 +88,7 @@ export function createUpstreamClient(t: UpstreamTimeouts, opts: { idleMs?: numbe
       if (call.cancel.aborted) return reject(new UpstreamError("cancelled", call.cancel.reason));
       const head = requestHead(call);
       if (typeof head !== "string") return reject(head);
+      if (pool.closed) return reject(new Error("the engine client is closed"));
       const conn = pool.take(call.target);
       const ex = new Exchange(call, t, conn, ticker, resolve, reject, conn.requests > 0 && retryStale ? () => request(call, false).then(resolve, reject) : null);
       if (!ex.open) return;
@@ -190,8 +191,15 @@ class Exchange implements ResponseEvents {
     try {
       this.parser.push(d);
     } catch (e) {
-      this.fail(e as Error);
+      // Before the end: a malformed answer (or a reader's data handler failed). After it: the reader's end handler.
+      if (this.phase !== 3) this.fail(e as Error);
+      else this.readerFailed(e as Error);
     }
+  }
+
+  /** Fails the exchange from outside (the client is closing). */
+  abort(e: Error): void {
+    this.fail(e);
   }
 
   /** The connection closed (or failed) while this exchange had it. */
@@ -207,13 +215,30 @@ class Exchange implements ResponseEvents {
       this.reject(error ?? Object.assign(new Error("the engine closed the connection before answering"), { code: "ECONNRESET" }));
       return;
     }
-    try {
-      if (error === null) this.parser.close(); // a body delimited by the close ends here
-      else throw error;
-    } catch (e) {
+    let cut = error;
+    if (cut === null) {
+      try {
+        this.parser.close(); // a body delimited by the close ends here
+      } catch (e) {
+        if (!(e instanceof ResponseFormatError)) return this.readerFailed(e as Error);
+        cut = Object.assign(new Error("the engine closed the connection mid-answer"), { code: "ECONNRESET" });
+      }
+    }
+    if (cut !== null && this.phase !== 3) {
       this.over(false);
-      const cut = e instanceof ResponseFormatError ? Object.assign(new Error("the engine closed the connection mid-answer"), { code: "ECONNRESET" }) : (e as Error);
       this.deliver(cut);
+    }
+  }
+
+  /** A reader's handler threw after the end: its error handler hears of it, once, instead of the exception escaping into a socket event. */
+  private readerFailed(e: Error): void {
+    const h = this.handlers;
+    this.handlers = NO_HANDLERS;
+    if (h === null || h === NO_HANDLERS) return;
+    try {
+      h.error(e);
+    } catch {
+      // A reader whose error handler throws too has nothing left to be told.
     }
   }
 
@@ -226,6 +251,7 @@ class Exchange implements ResponseEvents {
   }
 
   body(chunk: Buffer): void {
+    if (this.phase === 3) return; // failed or cut while this packet was being parsed
     if (this.handlers !== null) return this.handlers.data(chunk);
     this.unread.push(chunk);
     this.unreadBytes += chunk.length;
@@ -233,6 +259,7 @@ class Exchange implements ResponseEvents {
   }
 
   end(extra: boolean): void {
+    if (this.phase === 3) return;
     this.over(this.keepAlive && !extra);
     this.deliver(null);
   }
@@ -250,6 +277,7 @@ class Exchange implements ResponseEvents {
 
   /** Ends the exchange once: the connection goes back to the pool when `reuse`, else is closed. */
   private over(reuse: boolean): void {
+    if (this.phase === 3) return;
     this.phase = 3;
     this.ticker.remove(this);
     this.call.cancel.clear(this.onCancel);
@@ -277,9 +305,12 @@ class Exchange implements ResponseEvents {
         this.unread = [];
         if (this.unreadBytes > MAX_UNREAD_BYTES && this.phase !== 3) this.conn.socket.resume();
         this.unreadBytes = 0;
-        for (const c of unread) handlers.data(c);
+        for (const c of unread) {
+          if (this.handlers !== handlers) return; // destroyed or discarded from a data handler
+          handlers.data(c);
+        }
         const o = this.outcome;
-        if (o !== null) {
+        if (o !== null && this.handlers === handlers) {
           if (o.error === null) handlers.end();
           else handlers.error(o.error);
         }
@@ -334,7 +365,8 @@ class Conn {
   /** The exchange is over: keep the connection for the next request, or close it. */
   finish(reuse: boolean): void {
     this.exchange = null;
-    if (reuse && !this.dead) {
+    // Reused only once the request is all written (an engine may answer before reading all of it).
+    if (reuse && !this.dead && this.socket.writableLength === 0) {
       // Paused for a slow client when its answer's last bytes came in: the next request needs it flowing.
       if (this.socket.isPaused()) this.socket.resume();
       this.pool.put(this);
@@ -365,15 +397,20 @@ class Pool {
   private readonly idle = new Map<string, Conn[]>();
   private readonly all = new Set<Conn>();
   private sweeper: NodeJS.Timeout | null = null;
+  closed = false;
 
   constructor(private readonly idleMs: number) {}
 
   take(target: UpstreamTarget): Conn {
     const key = `${target.https ? "https" : "http"} ${target.host} ${target.port}`;
     const list = this.idle.get(key);
+    const fresh = performance.now() - this.idleMs;
     while (list !== undefined && list.length > 0) {
       const c = list.pop()!;
-      if (!c.dead) return c;
+      if (c.dead) continue;
+      // The sweep runs every idleMs / 4: a connection idle longer is not trusted to the engine's keep-alive.
+      if (c.idleSince > fresh) return c;
+      c.kill();
     }
     const socket = target.https
       ? tlsConnect({ host: target.host, port: target.port, ...(isIP(target.host) === 0 ? { servername: target.host } : {}), ALPNProtocols: ["http/1.1"] })
@@ -404,9 +441,13 @@ class Pool {
   }
 
   close(): void {
+    this.closed = true;
     if (this.sweeper !== null) clearInterval(this.sweeper);
     this.sweeper = null;
-    for (const c of [...this.all]) c.kill();
+    for (const c of [...this.all]) {
+      c.exchange?.abort(new UpstreamError("cancelled", "the engine client is closing"));
+      c.kill();
+    }
     this.idle.clear();
   }
 

@@ -104,6 +104,18 @@ test("interim 1xx answers are skipped; 204 and a zero length have no body; keep-
   assert.deepEqual(parse("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA").ends, [true]);
 });
 
+test("a long trailer line is read and dropped; a repeated single-value header keeps its first value; headers have no prototype", () => {
+  const p = parse(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-trace: ${"t".repeat(4000)}\r\n\r\n`);
+  assert.equal(p.body.toString(), "ok");
+  assert.deepEqual(p.ends, [false]);
+  const h = parse("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-type: text/html\r\nconstructor: x\r\n__proto__: y\r\ncontent-length: 0\r\n\r\n").heads[0]!.headers;
+  assert.equal(h["content-type"], "application/json");
+  assert.equal(h["constructor"], "x");
+  assert.equal(h["__proto__"], "y");
+  assert.equal(Object.getPrototypeOf(h), null);
+  assert.equal(parse("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2 ;ext=1\r\nok\r\n0\r\n\r\n").body.toString(), "ok", "BWS before a chunk extension");
+});
+
 test("repeated equal Content-Length values are one length", () => {
   const p = parse("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nContent-Length: 2\r\n\r\nok");
   assert.equal(p.heads[0]!.headers["content-length"], "2");
@@ -132,6 +144,10 @@ test("responses that could be framed two ways, or are malformed, are refused wit
     ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokX\r\n", /not followed by CRLF/],
     ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\n", /CRLF/],
     ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1000000000000\r\n", /bad chunk size/],
+    ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n 2 \r\nok\r\n", /bad chunk size/],
+    ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r;x\r\nok\r\n", /bad chunk size/],
+    ["HTTP/1.1 200 OK\r\ncontent-length: \xa02\r\n\r\nok", /bad Content-Length/],
+    ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\xa0\r\n\r\n", /unsupported Transfer-Encoding/],
     ["HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nok", /closed mid-answer/, true],
     ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n", /closed mid-answer/, true],
     ["HTTP/1.1 200 O", /closed before a response/, true],

@@ -95,8 +95,9 @@ export class ResponseParser {
           at = end;
           const line = this.takeLine();
           const semi = line.indexOf(";");
-          const size = (semi < 0 ? line : line.slice(0, semi)).trim();
-          if (!HEX.test(size)) throw new ResponseFormatError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
+          // chunk-size [BWS ";" chunk-ext]: no other space, no stray CR.
+          const size = semi < 0 ? line : trimOws(line.slice(0, semi), false);
+          if (!HEX.test(size) || line.includes("\r")) throw new ResponseFormatError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
           this.remaining = parseInt(size, 16);
           this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
           break;
@@ -121,7 +122,7 @@ export class ResponseParser {
           break;
         }
         case State.Trailers: {
-          const end = this.readLine(data, at);
+          const end = this.readLine(data, at, MAX_HEAD_BYTES);
           if (end < 0) return;
           this.trailerBytes += end - at;
           at = end;
@@ -183,11 +184,11 @@ export class ResponseParser {
   }
 
   /** Reads up to and including CRLF into `line`; returns the index after it, or -1 if not yet whole. */
-  private readLine(data: Buffer, at: number): number {
+  private readLine(data: Buffer, at: number, limit = MAX_CHUNK_LINE): number {
     const nl = data.indexOf(0x0a, at);
     const part = nl < 0 ? data.subarray(at) : data.subarray(at, nl + 1);
     this.line = this.line === null ? Buffer.from(part) : Buffer.concat([this.line, part]);
-    if (this.line.length > MAX_CHUNK_LINE) throw new ResponseFormatError("chunk line too long");
+    if (this.line.length > limit) throw new ResponseFormatError(limit === MAX_CHUNK_LINE ? "chunk line too long" : "trailer line too long");
     return nl < 0 ? -1 : nl + 1;
   }
 
@@ -214,20 +215,22 @@ function parseHead(text: string): ParsedHead {
   const block = eol < 0 ? "" : `${text.slice(eol + 2)}\r\n`;
   // One pass checks every header line's name and value; a failure is then located for the message.
   if (!HEADER_BLOCK.test(block)) throw badHeader(block);
-  const headers: IncomingHttpHeaders = {};
+  // No prototype, as node:http's: a header named like an Object property is just a header.
+  const headers = Object.create(null) as IncomingHttpHeaders;
   let count = 0;
   for (let at = 0; at < block.length; count++) {
     if (count >= MAX_HEADERS) throw new ResponseFormatError(`more than ${MAX_HEADERS} headers`);
     const colon = block.indexOf(":", at);
     const nl = block.indexOf("\r\n", colon);
     const key = block.slice(at, colon).toLowerCase();
-    const value = block.slice(colon + 1, nl).trim();
+    const value = trimOws(block.slice(colon + 1, nl), true);
     at = nl + 2;
     const had = headers[key];
     if (key === "set-cookie") {
       if (had === undefined) headers[key] = [value];
       else (had as string[]).push(value);
-    } else headers[key] = had === undefined ? value : `${had as string}, ${value}`;
+    } else if (had === undefined) headers[key] = value;
+    else if (!SINGLE.has(key)) headers[key] = `${had as string}, ${value}`;
   }
   const http10 = m[1] === "0";
   const conn = headers.connection === undefined ? "" : (headers.connection as string).toLowerCase();
@@ -246,6 +249,24 @@ function badHeader(block: string): ResponseFormatError {
   return new ResponseFormatError("bad header line");
 }
 
+/**
+ * Headers of which node:http keeps only the first (so a client sees one value). Content-Length
+ * is not among them here: its repeats are joined so that framing() can refuse differing ones.
+ */
+const SINGLE = new Set([
+  "age", "authorization", "content-type", "etag", "expires", "from", "host", "if-modified-since", "if-unmodified-since",
+  "last-modified", "location", "max-forwards", "proxy-authorization", "referer", "retry-after", "server", "user-agent",
+]);
+
+/** Strips spaces and tabs (HTTP's optional whitespace; not String#trim's wider set), at the start too when `leading`. */
+function trimOws(s: string, leading: boolean): string {
+  let a = 0;
+  let b = s.length;
+  if (leading) while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
 type Framing = { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" } | { kind: "close" };
 
 /** How the body is delimited (RFC 9112 §6.3), refusing what could be read two ways. */
@@ -256,12 +277,12 @@ function framing(h: ParsedHead): Framing {
   if (te !== undefined) {
     if (cl !== undefined) throw new ResponseFormatError("both Transfer-Encoding and Content-Length");
     if (h.http10) throw new ResponseFormatError("Transfer-Encoding in an HTTP/1.0 response");
-    const codings = (te as string).toLowerCase().split(",").map((s) => s.trim());
+    const codings = (te as string).toLowerCase().split(",").map((s) => trimOws(s, true));
     if (codings[codings.length - 1] !== "chunked" || codings.length > 1) throw new ResponseFormatError(`unsupported Transfer-Encoding ${JSON.stringify(te)}`);
     return { kind: "chunked" };
   }
   if (cl !== undefined) {
-    const values = (cl as string).split(",").map((s) => s.trim());
+    const values = (cl as string).split(",").map((s) => trimOws(s, true));
     if (!values.every((v) => v === values[0]) || !/^\d{1,15}$/.test(values[0]!)) throw new ResponseFormatError(`bad Content-Length ${JSON.stringify(cl)}`);
     h.headers["content-length"] = values[0]!;
     return { kind: "length", length: Number(values[0]) };
