@@ -200,10 +200,13 @@ describe("node agent", { timeout: 60_000 }, () => {
     assert.deepEqual(withLoad.backends[0]?.load, { running: 0, waiting: 0, kvCacheUsage: 0 }, "the idle engine's /metrics");
     // ...and in the agent's /metrics, per backend, so Prometheus needs no route to the engines.
     const loadLabels = `backend="${b.id}",deployment="chat",model="${MODEL}",node="${h.nodeId}",region="${REGION}"`;
-    const metrics = await h.metrics();
-    for (const name of ["enclave_agent_backend_requests_running", "enclave_agent_backend_requests_waiting", "enclave_agent_backend_kv_cache_usage_ratio"]) {
-      assert.equal(metricValue(metrics, `${name}{${loadLabels}`), 0, name);
-    }
+    // A scrape taken while the chat above was still running says 1 until the next one: wait for it.
+    const names = ["enclave_agent_backend_requests_running", "enclave_agent_backend_requests_waiting", "enclave_agent_backend_kv_cache_usage_ratio"];
+    const metrics = await waitFor(async () => {
+      const m = await h.metrics();
+      return names.every((name) => metricValue(m, `${name}{${loadLabels}`) === 0) ? m : null;
+    }, { timeoutMs: 10_000, what: "the idle engine's load in the agent's /metrics" });
+    for (const name of names) assert.equal(metricValue(metrics, `${name}{${loadLabels}`), 0, name);
 
     // The same job id again is deduplicated by BullMQ; another job for the same replica by the agent.
     await h.queue.add("start", job, { jobId: startJobId(replica) });
