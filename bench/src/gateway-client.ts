@@ -1,5 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchPart } from "./part.js";
 import { launchUrl, median, round, taskset } from "./gateway.js";
@@ -29,7 +28,7 @@ export const gatewayClientBench: BenchPart = {
       const rps = new Map<string, number[]>();
       for (let rep = 0; rep < REPS; rep++) {
         for (const c of CLIENTS) {
-          const argv = taskset(clientCore, [process.execPath, join(here("./gateway/client-loop.js")), c, engine.url, String(REQUESTS)]);
+          const argv = taskset(clientCore, [process.execPath, here("./gateway/client-loop.js"), c, engine.url, String(REQUESTS)]);
           const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 120_000 });
           if (r.status !== 0) throw new Error(`client loop ${c} failed: ${r.error?.message ?? r.stderr}`);
           const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { cpu_us_per_req: number; rps: number };

@@ -100,7 +100,7 @@ export class Spool {
   private immediate: NodeJS.Immediate | null = null;
   /** performance.now() when the batch's first entry was appended. */
   private batchSince = 0;
-  /** performance.now() when the last write (`written` mode: fdatasync) started. */
+  /** performance.now() when the last write started (`lastSyncAt`: the last fdatasync, `written` mode). */
   private lastWriteAt = -Infinity;
   private lastSyncAt = -Infinity;
   /** Appends per ms, decayed exponentially: how busy the spool is. */

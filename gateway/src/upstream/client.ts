@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket } from "node:tls";
 import type { Cancel } from "./cancel.js";
-import { ResponseFormatError, ResponseParser, type ResponseEvents, type ResponseHead } from "./http1.js";
+import { ResponseFormatError, ResponseParser, TOKEN, type ResponseEvents, type ResponseHead } from "./http1.js";
 
 /**
  * Where a backend is dialled. Built once per route table from the entry's URL (see
@@ -86,14 +86,13 @@ export function createUpstreamClient(t: UpstreamTimeouts, opts: { idleMs?: numbe
   const request = (call: UpstreamCall, retryStale: boolean): Promise<UpstreamResponse> =>
     new Promise((resolve, reject) => {
       if (call.cancel.aborted) return reject(new UpstreamError("cancelled", call.cancel.reason));
-      const head = requestHead(call);
+      const body = call.body;
+      const bodyBytes = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+      const head = requestHead(call, bodyBytes);
       if (typeof head !== "string") return reject(head);
       if (pool.closed) return reject(new Error("the engine client is closed"));
       const conn = pool.take(call.target);
-      const ex = new Exchange(call, t, conn, ticker, resolve, reject, conn.requests > 0 && retryStale ? () => request(call, false).then(resolve, reject) : null);
-      if (!ex.open) return;
-      const body = call.body;
-      const bodyBytes = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+      new Exchange(call, t, conn, ticker, resolve, reject, conn.requests > 0 && retryStale ? () => request(call, false).then(resolve, reject) : null);
       const msg = Buffer.allocUnsafe(head.length + bodyBytes);
       msg.write(head, 0, "latin1");
       if (typeof body === "string") msg.write(body, head.length, "utf8");
@@ -109,21 +108,20 @@ export function createUpstreamClient(t: UpstreamTimeouts, opts: { idleMs?: numbe
   };
 }
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 /** The request line and headers (Content-Length from the body), or an error for a header that could split the request. */
-function requestHead(call: UpstreamCall): string | Error {
-  const { target, body } = call;
+function requestHead(call: UpstreamCall, bodyBytes: number): string | Error {
+  const { target } = call;
   let head = `POST ${target.basePath}${call.path} HTTP/1.1\r\nhost: ${target.origin.slice(target.origin.indexOf("//") + 2)}\r\n`;
   for (const k in call.headers) {
     const v = call.headers[k]!;
-    if (!HEADER_NAME.test(k) || !HEADER_VALUE.test(v)) return new Error(`refusing to send header ${JSON.stringify(k)}: not a plain header`);
+    if (!TOKEN.test(k) || !HEADER_VALUE.test(v)) return new Error(`refusing to send header ${JSON.stringify(k)}: not a plain header`);
     const lower = k.toLowerCase();
     if (lower === "host" || lower === "content-length" || lower === "transfer-encoding" || lower === "connection") continue;
     head += `${k}: ${v}\r\n`;
   }
-  return `${head}content-length: ${typeof body === "string" ? Buffer.byteLength(body) : body.length}\r\n\r\n`;
+  return `${head}content-length: ${bodyBytes}\r\n\r\n`;
 }
 
 const NO_HANDLERS: BodyHandlers = { data: () => undefined, end: () => undefined, error: () => undefined };
@@ -139,6 +137,8 @@ class Exchange implements ResponseEvents {
   private readonly parser = new ResponseParser(this);
   private gotBytes = false;
   private responded = false;
+  /** The answer's head allows another request on the connection. */
+  private keepAlive = false;
   private handlers: BodyHandlers | null = null;
   private unread: Buffer[] = [];
   private unreadBytes = 0;
@@ -160,11 +160,6 @@ class Exchange implements ResponseEvents {
     if (!conn.socket.connecting) this.phase = 1;
     ticker.add(this);
     call.cancel.onAbort(this.onCancel);
-  }
-
-  /** Not over yet (a cancelled call is over before it starts). */
-  get open(): boolean {
-    return this.phase !== 3;
   }
 
   connected(): void {
@@ -195,11 +190,6 @@ class Exchange implements ResponseEvents {
       if (this.phase !== 3) this.fail(e as Error);
       else this.readerFailed(e as Error);
     }
-  }
-
-  /** Fails the exchange from outside (the client is closing). */
-  abort(e: Error): void {
-    this.fail(e);
   }
 
   /** The connection closed (or failed) while this exchange had it. */
@@ -264,10 +254,8 @@ class Exchange implements ResponseEvents {
     this.deliver(null);
   }
 
-  private keepAlive = false;
-
-  /** Fails the exchange: the connection is not reused. */
-  private fail(e: Error): void {
+  /** Fails the exchange (a timeout, a cancel, a bad answer, the client closing): the connection is not reused. */
+  fail(e: Error): void {
     if (this.phase === 3) return;
     const responded = this.responded;
     this.over(false);
@@ -325,6 +313,7 @@ class Exchange implements ResponseEvents {
         this.unread = [];
         this.handlers = NO_HANDLERS;
         if (this.unreadBytes > MAX_UNREAD_BYTES && this.phase !== 3) this.conn.socket.resume();
+        this.unreadBytes = 0;
       },
       destroy: () => {
         this.handlers = NO_HANDLERS;
@@ -445,7 +434,7 @@ class Pool {
     if (this.sweeper !== null) clearInterval(this.sweeper);
     this.sweeper = null;
     for (const c of [...this.all]) {
-      c.exchange?.abort(new UpstreamError("cancelled", "the engine client is closing"));
+      c.exchange?.fail(new UpstreamError("cancelled", "the engine client is closing"));
       c.kill();
     }
     this.idle.clear();

@@ -29,7 +29,8 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_HEADERS = 256;
 const MAX_CHUNK_LINE = 1024;
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** An HTTP token (header names). */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Header lines, each `token ":" value CRLF`; values: visible characters, spaces, tabs and obs-text, no other control characters. */
 const HEADER_BLOCK = /^(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
@@ -62,16 +63,6 @@ export class ResponseParser {
 
   constructor(private readonly on: ResponseEvents) {}
 
-  /** The response has been read to its end. */
-  get done(): boolean {
-    return this.state === State.Done;
-  }
-
-  /** Its head was read (its body may still be to come). */
-  get started(): boolean {
-    return this.state !== State.Head;
-  }
-
   /** Feeds bytes from the connection; throws {@link ResponseFormatError}. */
   push(data: Buffer): void {
     let at = 0;
@@ -82,10 +73,7 @@ export class ResponseParser {
           break;
         }
         case State.Length: {
-          const n = Math.min(this.remaining, data.length - at);
-          this.remaining -= n;
-          this.on.body(at === 0 && n === data.length ? data : data.subarray(at, at + n));
-          at += n;
+          at = this.passBody(data, at);
           if (this.remaining === 0) return this.complete(at < data.length);
           break;
         }
@@ -103,10 +91,7 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          const n = Math.min(this.remaining, data.length - at);
-          this.remaining -= n;
-          this.on.body(at === 0 && n === data.length ? data : data.subarray(at, at + n));
-          at += n;
+          at = this.passBody(data, at);
           if (this.remaining === 0) {
             this.state = State.ChunkEnd;
             this.remaining = 2;
@@ -145,6 +130,14 @@ export class ResponseParser {
   close(): void {
     if (this.state === State.UntilClose) return this.complete(false);
     if (this.state !== State.Done) throw new ResponseFormatError(this.state === State.Head ? "connection closed before a response" : "connection closed mid-answer");
+  }
+
+  /** Passes on up to `remaining` body bytes from `at` (no copy); returns where it stopped. */
+  private passBody(data: Buffer, at: number): number {
+    const n = Math.min(this.remaining, data.length - at);
+    this.remaining -= n;
+    this.on.body(at === 0 && n === data.length ? data : data.subarray(at, at + n));
+    return at + n;
   }
 
   private complete(extra: boolean): void {
