@@ -1,6 +1,6 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, open, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GENESIS_HASH } from "@enclave/contracts";
 import { checkpointSigner } from "../chain/checkpoint.js";
@@ -250,6 +250,25 @@ test("acknowledge written: an append resolves once its batch is in the file; the
   assert.ok(durableCalls > 0);
   assert.equal(s.appended, 20);
   await assertWhole(dir, 20);
+});
+
+test("acknowledge written: the fdatasync behind a batch is started only after the appends it acknowledged were answered", async (t) => {
+  const dir = join(await tempDir(t), "w");
+  const s = await openSpool(t, options(dir, { acknowledge: "written", groupCommit: { maxDelayMs: 0, maxBytes: 1024 * 1024 } }));
+  // Dispatching an fdatasync wakes a threadpool thread, which on a busy core runs ahead of the answers.
+  const probe = await open(join(await tempDir(t), "probe"), "w");
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  const datasync = proto.datasync;
+  const order: string[] = [];
+  proto.datasync = function (this: unknown) {
+    order.push("fdatasync");
+    return datasync.call(this);
+  };
+  t.after(() => void (proto.datasync = datasync));
+  await s.append(routedEvent(0)).then(() => order.push("answered"));
+  await waitFor(() => s.appended === 1, { timeoutMs: 5000, what: "the record durable" });
+  assert.deepEqual(order, ["answered", "fdatasync"]);
 });
 
 test("acknowledge written: concurrent appends keep call order, segments rotate only when synced, and reopening continues the chain", async (t) => {

@@ -442,6 +442,10 @@ export class Spool {
    * as a batch is (`dueIn`): group commit of the syncs, at most one per `maxDelayMs`.
    */
   private async syncLoop(): Promise<void> {
+    // Not before the answers that the batch just written releases have gone out: dispatching
+    // an fdatasync wakes a threadpool thread, and on a busy core that thread runs (and
+    // starts the disk write) ahead of them.
+    await new Promise((r) => setImmediate(r));
     while (this.unsynced !== null) {
       const due = this.dueIn(this.unsynced.since, this.lastSyncAt, performance.now());
       if (due > 0) await new Promise((r) => setTimeout(r, due));
