@@ -74,6 +74,9 @@ export const gatewayBench: BenchPart = {
     const proxyCore = String(cores - 1);
     const otherCores = cores > 1 ? `0-${cores - 2}` : "0";
     const dir = mkdtempSync(join(tmpdir(), "enclave-bench-gw-"));
+    // This process is the fixed-rate and time-to-first-chunk load generator: it shares the
+    // engine's cores, not the proxies' (left to the scheduler, it often ran beside them).
+    const unpin = pinSelf(otherCores);
     const running: Target[] = [];
     try {
       const engine = await launchUrl("engine", taskset(otherCores, [process.execPath, join(ROOT, "sim/dist/engine-main.js"), "--port", "0", "--model", MODEL, "--ttft-ms", "0", "--itl-ms", "0", "--max-concurrent", "100000", "--output-tokens", "20"]), (l) => (JSON.parse(l) as { url?: string }).url);
@@ -190,6 +193,7 @@ export const gatewayBench: BenchPart = {
         ctx.emit({ ...ratios, goals });
       }
     } finally {
+      unpin();
       for (const t of running.reverse()) await t.stop().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -212,6 +216,18 @@ export function median(xs: number[]): number {
 
 export function taskset(cores: string, argv: string[]): string[] {
   return spawnSync("taskset", ["--version"]).status === 0 ? ["taskset", "-c", cores, ...argv] : argv;
+}
+
+/**
+ * Pins every thread of this process to `cores`; the returned function restores the previous
+ * affinity. Without taskset it does nothing.
+ */
+export function pinSelf(cores: string): () => void {
+  const before = spawnSync("taskset", ["-p", "-c", String(process.pid)], { encoding: "utf8" });
+  const previous = /:\s*(\S+)\s*$/.exec(before.stdout ?? "")?.[1];
+  if (before.status !== 0 || previous === undefined) return () => undefined;
+  spawnSync("taskset", ["-a", "-p", "-c", cores, String(process.pid)], { stdio: "ignore" });
+  return () => void spawnSync("taskset", ["-a", "-p", "-c", previous, String(process.pid)], { stdio: "ignore" });
 }
 
 /** utime + stime of a process, µs. */
