@@ -1,9 +1,11 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { HotCounter, HotHistogram } from "@enclave/runtime";
+import { Counter, Gauge, type Registry } from "prom-client";
 
 export interface GatewayMetrics {
-  requests: Counter<"model" | "region" | "status">;
-  duration: Histogram;
-  ttft: Histogram;
+  /** Every request adds to these (prom-client's cost several µs a call there). */
+  requests: HotCounter<"model" | "region" | "status">;
+  duration: HotHistogram;
+  ttft: HotHistogram;
   retries: Counter;
   failovers: Counter;
   denials: Counter<"reason">;
@@ -16,7 +18,7 @@ export interface GatewayMetrics {
   tableVersion: Gauge;
   tableAge: Gauge;
   egressRefused: Counter<"reason">;
-  auditWait: Histogram;
+  auditWait: HotHistogram;
 }
 
 /** The completion hold's wait for a record to be durable: group commit plus fsync, sub-millisecond on a good disk. */
@@ -32,24 +34,9 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export function createGatewayMetrics(registry: Registry, tableAgeSeconds: () => number, queueStats: () => { inflight: number; queued: number } = () => ({ inflight: 0, queued: 0 })): GatewayMetrics {
   const registers = [registry];
   return {
-    requests: new Counter({
-      name: "enclave_gateway_requests_total",
-      help: "Generation requests by model, serving region and HTTP status (empty labels when not routed)",
-      labelNames: ["model", "region", "status"] as const,
-      registers,
-    }),
-    duration: new Histogram({
-      name: "enclave_gateway_request_duration_seconds",
-      help: "Time from arrival to the last byte of the answer",
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
-    ttft: new Histogram({
-      name: "enclave_gateway_time_to_first_byte_seconds",
-      help: "Time from arrival until the engine's first body bytes reached the client (time to first token for streams)",
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
+    requests: new HotCounter("enclave_gateway_requests_total", "Generation requests by model, serving region and HTTP status (empty labels when not routed)", ["model", "region", "status"], registry),
+    duration: new HotHistogram("enclave_gateway_request_duration_seconds", "Time from arrival to the last byte of the answer", LATENCY_BUCKETS, registry),
+    ttft: new HotHistogram("enclave_gateway_time_to_first_byte_seconds", "Time from arrival until the engine's first body bytes reached the client (time to first token for streams)", LATENCY_BUCKETS, registry),
     retries: new Counter({
       name: "enclave_gateway_retries_total",
       help: "Attempts on another backend after a connect error, timeout or 5xx before the first byte",
@@ -125,11 +112,6 @@ export function createGatewayMetrics(registry: Registry, tableAgeSeconds: () => 
       labelNames: ["reason"] as const,
       registers,
     }),
-    auditWait: new Histogram({
-      name: "enclave_gateway_audit_wait_seconds",
-      help: "Time from handing a request's audit record to the spool until it is durable (group commit and fsync): what the end of each answer waits for",
-      buckets: AUDIT_WAIT_BUCKETS,
-      registers,
-    }),
+    auditWait: new HotHistogram("enclave_gateway_audit_wait_seconds", "Time from handing a request's audit record to the spool until it is durable (group commit and fsync): what the end of each answer waits for", AUDIT_WAIT_BUCKETS, registry),
   };
 }

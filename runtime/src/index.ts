@@ -5,3 +5,4 @@ export * from "./time.js";
 export * from "./net.js";
 export * from "./shutdown.js";
 export * from "./redis-server.js";
+export * from "./hot-metrics.js";
