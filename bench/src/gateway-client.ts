@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { BenchPart } from "./part.js";
-import { launchUrl, median, round, taskset } from "./gateway.js";
+import { benchCores, median, round, startZeroLatencyEngine, taskset } from "./gateway.js";
 
 /*
  * The gateway's engine client (HTTP/1.1 on its own sockets) against node:http's client with a
@@ -19,10 +19,8 @@ export const gatewayClientBench: BenchPart = {
   name: "gateway-client",
   describe: "the gateway's engine client vs node:http's client: CPU µs per request in a closed loop",
   async run(ctx) {
-    const cores = Number(spawnSync("nproc").stdout?.toString().trim() || "1");
-    const clientCore = String(cores - 1);
-    const otherCores = cores > 1 ? `0-${cores - 2}` : "0";
-    const engine = await launchUrl("engine", taskset(otherCores, [process.execPath, here("../../sim/dist/engine-main.js"), "--port", "0", "--model", "bench-model", "--ttft-ms", "0", "--itl-ms", "0", "--max-concurrent", "100000", "--output-tokens", "20"]), (l) => (JSON.parse(l) as { url?: string }).url);
+    const { last: clientCore, others: otherCores } = benchCores();
+    const engine = await startZeroLatencyEngine(otherCores);
     try {
       const cpu = new Map<string, number[]>();
       const rps = new Map<string, number[]>();

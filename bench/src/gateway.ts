@@ -70,16 +70,14 @@ export const gatewayBench: BenchPart = {
   name: "gateway",
   describe: "gateway (full policy path) vs bare Node proxy vs nginx: max RPS, added latency at 500 RPS, added time to first chunk, CPU per request",
   async run(ctx) {
-    const cores = Number(spawnSync("nproc").stdout?.toString().trim() || "1");
-    const proxyCore = String(cores - 1);
-    const otherCores = cores > 1 ? `0-${cores - 2}` : "0";
+    const { cores, last: proxyCore, others: otherCores } = benchCores();
     const dir = mkdtempSync(join(tmpdir(), "enclave-bench-gw-"));
     // This process is the fixed-rate and time-to-first-chunk load generator: it shares the
     // engine's cores, not the proxies' (left to the scheduler, it often ran beside them).
     const unpin = pinSelf(otherCores);
     const running: Target[] = [];
     try {
-      const engine = await launchUrl("engine", taskset(otherCores, [process.execPath, join(ROOT, "sim/dist/engine-main.js"), "--port", "0", "--model", MODEL, "--ttft-ms", "0", "--itl-ms", "0", "--max-concurrent", "100000", "--output-tokens", "20"]), (l) => (JSON.parse(l) as { url?: string }).url);
+      const engine = await startZeroLatencyEngine(otherCores);
       running.push(engine);
       const key = `sk-bench-${randomBytes(12).toString("hex")}`;
       const gateway = await startGatewayTarget(dir, engine.url, key, proxyCore, "durable");
@@ -212,6 +210,18 @@ export function round(v: number, digits: number): number {
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
+}
+
+/** The machine's cores as the gateway benches split them: the measured process gets the last, the rest share the others. */
+export function benchCores(): { cores: number; last: string; others: string } {
+  const cores = Number(spawnSync("nproc").stdout?.toString().trim() || "1");
+  return { cores, last: String(cores - 1), others: cores > 1 ? `0-${cores - 2}` : "0" };
+}
+
+/** The engine simulator answering at once (no time to first token, none between tokens), 20 tokens per answer. */
+export function startZeroLatencyEngine(cores: string): Promise<Target> {
+  const argv = [process.execPath, join(ROOT, "sim/dist/engine-main.js"), "--port", "0", "--model", MODEL, "--ttft-ms", "0", "--itl-ms", "0", "--max-concurrent", "100000", "--output-tokens", "20"];
+  return launchUrl("engine", taskset(cores, argv), (l) => (JSON.parse(l) as { url?: string }).url);
 }
 
 export function taskset(cores: string, argv: string[]): string[] {

@@ -14,17 +14,6 @@ export interface OutcomeRecorder {
 }
 
 export function createOutcomeRecorder(audit: Pick<GatewayAudit, "append">, metrics: GatewayMetrics, log: Logger): OutcomeRecorder {
-  // Label sets are bounded (models the table knows, regions, statuses): resolve each once.
-  const counters = new Map<string, { inc(): void }>();
-  const countRequest = (model: string, region: string, status: string) => {
-    const key = `${model}\u0000${region}\u0000${status}`;
-    let c = counters.get(key);
-    if (c === undefined) {
-      c = metrics.requests.labels({ model, region, status });
-      counters.set(key, c);
-    }
-    c.inc();
-  };
   return {
     async record(ctx, outcome, denialCode) {
       if (ctx.audited) {
@@ -34,7 +23,7 @@ export function createOutcomeRecorder(audit: Pick<GatewayAudit, "append">, metri
       ctx.audited = true;
       const now = performance.now();
       if (ctx.action !== "models.list") {
-        countRequest(ctx.modelLabel, outcome.entry?.region ?? "", String(outcome.status));
+        metrics.requests.labels({ model: ctx.modelLabel, region: outcome.entry?.region ?? "", status: String(outcome.status) }).inc();
         metrics.duration.observe((now - ctx.startedAt) / 1000);
       }
       if (denialCode !== undefined) metrics.denials.inc({ reason: denialCode });

@@ -5,7 +5,7 @@ import type { Metric, Registry } from "prom-client";
  * the labels, builds a hash string and allocates closures on every observation: several µs
  * each on the cold caches of a gateway at a few hundred requests a second, four times per
  * request. Here an observation is a bucket search and two additions; a labelled counter's
- * child is resolved once and kept. Both register with a prom-client Registry and are scraped
+ * child is found by one string key. Both register with a prom-client Registry and are scraped
  * in its text format, default labels included.
  */
 
@@ -74,27 +74,35 @@ export interface HotCounterChild {
   inc(by?: number): void;
 }
 
-/** A counter with labels whose children are resolved once (the caller keeps them). */
+class CounterChild<L extends string> implements HotCounterChild {
+  value = 0;
+  constructor(readonly labels: Readonly<Record<L, string>>) {}
+
+  /** A negative or non-finite increment is dropped: a counter only goes up. */
+  inc(by = 1): void {
+    if (by >= 0 && Number.isFinite(by)) this.value += by;
+  }
+}
+
+/** A counter with labels; each label set's child is made once and found by its values. */
 export class HotCounter<L extends string> {
   readonly type = "counter";
   readonly aggregator = "sum";
-  private readonly children = new Map<string, { labels: Record<L, string>; value: number; child: HotCounterChild }>();
+  private readonly children = new Map<string, CounterChild<L>>();
 
   constructor(readonly name: string, readonly help: string, private readonly labelNames: readonly L[], registry: Registry) {
     registry.registerMetric(this as unknown as Metric);
   }
 
   labels(labels: Record<L, string>): HotCounterChild {
-    const key = this.labelNames.map((n) => labels[n]).join("\u0000");
+    let key = "";
+    for (const n of this.labelNames) key += `${labels[n]}\u0000`;
     let c = this.children.get(key);
     if (c === undefined) {
-      const entry = { labels: Object.fromEntries(this.labelNames.map((n) => [n, labels[n]])) as Record<L, string>, value: 0, child: null as unknown as HotCounterChild };
-      // A negative or non-finite increment is dropped: a counter only goes up.
-      entry.child = { inc: (by = 1) => void (by >= 0 && Number.isFinite(by) && (entry.value += by)) };
-      this.children.set(key, entry);
-      c = entry;
+      c = new CounterChild(Object.fromEntries(this.labelNames.map((n) => [n, labels[n]])) as Record<L, string>);
+      this.children.set(key, c);
     }
-    return c.child;
+    return c;
   }
 
   get(): { name: string; help: string; type: string; aggregator: string; values: Exported[] } {
